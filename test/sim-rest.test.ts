@@ -1,0 +1,366 @@
+// The simulator over real HTTP: Binance's auth, weight and order-count rules, per-IP accounting,
+// control endpoints and fault injection.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { type RunningSim, startSim } from '../sim/index.ts';
+import { call, closeAgents, control } from './helpers/rest.ts';
+
+describe('simulator REST', () => {
+  let sim: RunningSim;
+  let origin: string;
+  const account = { apiKey: 'a'.repeat(64), apiSecret: 'b'.repeat(64) };
+
+  before(async () => {
+    sim = await startSim({ port: 0, symbols: 30, accounts: [account] });
+    origin = sim.restUrl;
+  });
+  after(async () => {
+    await closeAgents();
+    await sim.close();
+  });
+
+  test('public market data, with the weight header on every answer', async () => {
+    const t0 = Date.now();
+    const time = await call(origin, 'GET', '/fapi/v1/time');
+    assert.equal(time.status, 200);
+    assert.ok(Math.abs(time.body.serverTime - t0) < 5000);
+    assert.ok(Number(time.headers['x-mbx-used-weight-1m']) >= 1);
+
+    const info = await call(origin, 'GET', '/fapi/v1/exchangeInfo');
+    const names = info.body.symbols.map((s: { symbol: string }) => s.symbol);
+    assert.deepEqual(names.slice(0, 5), ['BTCUSDT', 'ETHUSDT', 'BNBUSDT', 'SOLUSDT', 'XRPUSDT']);
+    assert.equal(names.length, 30);
+    const btc = info.body.symbols[0];
+    const f = Object.fromEntries(btc.filters.map((x: { filterType: string }) => [x.filterType, x]));
+    assert.equal(f.PRICE_FILTER.tickSize, '0.10');
+    assert.equal(f.LOT_SIZE.stepSize, '0.001');
+    assert.equal(f.MIN_NOTIONAL.notional, '100');
+    assert.deepEqual(
+      info.body.rateLimits.map((r: { limit: number }) => r.limit),
+      [2400, 1200, 300],
+    );
+
+    const book = await call(origin, 'GET', '/fapi/v1/ticker/bookTicker', { symbol: 'BTCUSDT' });
+    assert.deepEqual(Object.keys(book.body), ['symbol', 'bidPrice', 'bidQty', 'askPrice', 'askQty', 'time']);
+    assert.ok(Number(book.body.bidPrice) < Number(book.body.askPrice));
+
+    const kl = await call(origin, 'GET', '/fapi/v1/klines', { symbol: 'ETHUSDT', interval: '1m', limit: 45 });
+    assert.equal(kl.body.length, 45);
+    assert.equal(kl.body[0].length, 12);
+
+    const bad = await call(origin, 'GET', '/fapi/v1/klines', { symbol: 'NOPEUSDT', interval: '1m' });
+    assert.deepEqual([bad.status, bad.body.code], [400, -1121]);
+    const badInterval = await call(origin, 'GET', '/fapi/v1/klines', { symbol: 'BTCUSDT', interval: '7m' });
+    assert.equal(badInterval.body.code, -1120);
+    const missing = await call(origin, 'GET', '/fapi/v1/klines', { interval: '1m' });
+    assert.equal(missing.body.code, -1102);
+    const depth = await call(origin, 'GET', '/fapi/v1/depth', { symbol: 'BTCUSDT', limit: 7 });
+    assert.equal(depth.body.code, -4021);
+    const retired = await call(origin, 'GET', '/fapi/v1/positionRisk');
+    assert.equal(retired.body.code, -5000);
+    const unknown = await call(origin, 'GET', '/fapi/v1/nothingHere');
+    assert.equal(unknown.status, 404);
+  });
+
+  test("weights are charged per remote address, by Binance's table", async () => {
+    const before = await control(origin, 'GET', '/sim/stats');
+    const used0 = before.ips['127.0.0.7']?.weight1m ?? 0;
+    await call(
+      origin,
+      'GET',
+      '/fapi/v1/klines',
+      { symbol: 'BTCUSDT', interval: '1m', limit: 45 },
+      { localAddress: '127.0.0.7' },
+    );
+    await call(
+      origin,
+      'GET',
+      '/fapi/v1/klines',
+      { symbol: 'BTCUSDT', interval: '1m', limit: 500 },
+      { localAddress: '127.0.0.7' },
+    );
+    const r = await call(origin, 'GET', '/fapi/v1/ticker/bookTicker', {}, { localAddress: '127.0.0.7' });
+    assert.equal(Number(r.headers['x-mbx-used-weight-1m']), used0 + 1 + 5 + 5);
+    await call(origin, 'GET', '/fapi/v1/ping', {}, { localAddress: '127.0.0.8' });
+    const stats = await control(origin, 'GET', '/sim/stats');
+    assert.equal(stats.ips['127.0.0.7'].weight1m, used0 + 11);
+    assert.equal(stats.ips['127.0.0.8'].weight1m, 1);
+    assert.equal(stats.ips['127.0.0.8'].requests, 1);
+  });
+
+  test('gzip when the client asks', async () => {
+    const res = await request(`${origin}/fapi/v1/exchangeInfo`, { headers: { 'accept-encoding': 'gzip' } });
+    assert.equal(res.headers['content-encoding'], 'gzip');
+    const json = JSON.parse(gunzipSync(Buffer.from(await res.body.arrayBuffer())).toString());
+    assert.equal(json.symbols[0].symbol, 'BTCUSDT');
+  });
+
+  test('authentication: 401 -2015, -2014, -1022, -1021, -1102', async () => {
+    const ok = await call(origin, 'GET', '/fapi/v2/balance', {}, { account, signed: true });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body[0].asset, 'USDT');
+    const stranger = await call(
+      origin,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      { account: { apiKey: 'c'.repeat(64), apiSecret: 'x' }, signed: true },
+    );
+    assert.deepEqual([stranger.status, stranger.body.code], [401, -2015]);
+    const noKey = await call(origin, 'GET', '/fapi/v2/balance', { timestamp: Date.now() });
+    assert.deepEqual([noKey.status, noKey.body.code], [401, -2014]);
+    const badSig = await call(
+      origin,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      { account: { ...account, apiSecret: 'wrong' }, signed: true },
+    );
+    assert.deepEqual([badSig.status, badSig.body.code], [400, -1022]);
+    const old = await call(
+      origin,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      { account, signed: true, timestamp: Date.now() - 10_000 },
+    );
+    assert.equal(old.body.code, -1021);
+    const noSig = await call(origin, 'GET', '/fapi/v2/balance', { timestamp: Date.now() }, { account });
+    assert.equal(noSig.body.code, -1102);
+  });
+
+  test('orders through the signed API: rest, query, cancel, fill, -4120, order-count headers', async () => {
+    const price = Number(
+      (await call(origin, 'GET', '/fapi/v1/ticker/price', { symbol: 'BTCUSDT' })).body.price,
+    );
+    const low = (Math.floor((price * 0.9) / 0.1) * 0.1).toFixed(1);
+    const placed = await call(
+      origin,
+      'POST',
+      '/fapi/v1/order',
+      {
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'LIMIT',
+        timeInForce: 'GTC',
+        quantity: '0.002',
+        price: low,
+        newClientOrderId: 'rest-test-1',
+      },
+      { account, signed: true, inBody: true },
+    );
+    assert.equal(placed.status, 200, JSON.stringify(placed.body));
+    assert.equal(placed.body.status, 'NEW');
+    assert.ok(Number(placed.headers['x-mbx-order-count-10s']) >= 1);
+    assert.ok(Number(placed.headers['x-mbx-order-count-1m']) >= 1);
+    const open = await call(
+      origin,
+      'GET',
+      '/fapi/v1/openOrders',
+      { symbol: 'BTCUSDT' },
+      { account, signed: true },
+    );
+    assert.ok(open.body.some((o: { clientOrderId: string }) => o.clientOrderId === 'rest-test-1'));
+    const cancelled = await call(
+      origin,
+      'DELETE',
+      '/fapi/v1/order',
+      { symbol: 'BTCUSDT', origClientOrderId: 'rest-test-1' },
+      { account, signed: true },
+    );
+    assert.equal(cancelled.body.status, 'CANCELED');
+    const again = await call(
+      origin,
+      'DELETE',
+      '/fapi/v1/order',
+      { symbol: 'BTCUSDT', origClientOrderId: 'rest-test-1' },
+      { account, signed: true },
+    );
+    assert.equal(again.body.code, -2011);
+
+    const market = await call(
+      origin,
+      'POST',
+      '/fapi/v1/order',
+      { symbol: 'ETHUSDT', side: 'BUY', type: 'MARKET', quantity: '0.05', newOrderRespType: 'RESULT' },
+      { account, signed: true },
+    );
+    assert.equal(market.body.status, 'FILLED', JSON.stringify(market.body));
+    const stats = await control(origin, 'GET', '/sim/stats');
+    assert.equal(stats.accounts[account.apiKey].positions.ETHUSDT, '0.050');
+
+    const stop = await call(
+      origin,
+      'POST',
+      '/fapi/v1/order',
+      { symbol: 'BTCUSDT', side: 'SELL', type: 'STOP_MARKET', stopPrice: low, quantity: '0.002' },
+      { account, signed: true },
+    );
+    assert.equal(stop.body.code, -4120);
+  });
+
+  test('POST /sim/price moves the market at once', async () => {
+    const r = await control(origin, 'POST', '/sim/price', { symbol: 'BTCUSDT', price: '65000.0' });
+    assert.equal(Number(r.price), 65000);
+    const price = await call(origin, 'GET', '/fapi/v1/ticker/price', { symbol: 'BTCUSDT' });
+    assert.equal(Number(price.body.price), 65000);
+    const book = await call(origin, 'GET', '/fapi/v1/ticker/bookTicker', { symbol: 'BTCUSDT' });
+    assert.ok(Number(book.body.bidPrice) <= 65000 && Number(book.body.askPrice) >= 65000);
+    const prem = await call(origin, 'GET', '/fapi/v1/premiumIndex', { symbol: 'BTCUSDT' });
+    assert.ok(Math.abs(Number(prem.body.markPrice) - 65000) < 65);
+    const kl = await call(origin, 'GET', '/fapi/v1/klines', { symbol: 'BTCUSDT', interval: '1m', limit: 1 });
+    assert.ok(Number(kl.body[0][2]) >= 65000 && Number(kl.body[0][3]) <= 65000);
+    const bad = await request(`${origin}/sim/price`, {
+      method: 'POST',
+      body: '{"symbol":"BTCUSDT","price":"-1"}',
+    });
+    assert.equal(bad.statusCode, 400);
+    await bad.body.text();
+  });
+
+  test('malformed requests get Binance errors and the server keeps serving', async () => {
+    const raw = async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
+      const res = await request(`${origin}${path}`, { method: method as 'GET', body, headers });
+      const text = await res.body.text();
+      return { status: res.statusCode, text };
+    };
+    const cases: Array<Promise<{ status: number; text: string }>> = [
+      raw('GET', '/fapi/v1/klines?symbol=%%%&interval=%E0%A4%A'),
+      raw('GET', `/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=${'9'.repeat(400)}`),
+      raw('GET', '/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime=abc'),
+      raw('POST', '/fapi/v1/order', '{"symbol":"BTCUSDT"}', {
+        'content-type': 'application/json',
+        'x-mbx-apikey': account.apiKey,
+      }),
+      raw('POST', '/fapi/v1/order?signature=%ZZ', 'a=b', { 'x-mbx-apikey': account.apiKey }),
+      raw('PATCH', '/fapi/v1/order'),
+      raw('GET', '/fapi/v1/ticker/bookTicker?symbol[]=x'),
+      raw('GET', `/fapi/v1/time?${'a=1&'.repeat(2000)}`),
+    ];
+    for (const r of await Promise.all(cases)) {
+      assert.ok((r.status >= 400 && r.status < 500) || r.status === 200, `status ${r.status}: ${r.text}`);
+      if (r.status !== 200 && r.text.startsWith('{"code"'))
+        assert.match(r.text, /^\{"code":-\d+,"msg":"[^"]+"\}$/);
+    }
+    const ok = await call(origin, 'GET', '/fapi/v1/ping');
+    assert.equal(ok.status, 200);
+  });
+
+  test('a 503 "unknown" fault: the order is placed although the answer is an error', async () => {
+    await control(origin, 'POST', '/sim/faults', {
+      kind: 'unknown',
+      path: '/fapi/v1/order',
+      method: 'POST',
+      count: 1,
+    });
+    const r = await call(
+      origin,
+      'POST',
+      '/fapi/v1/order',
+      {
+        symbol: 'ETHUSDT',
+        side: 'BUY',
+        type: 'MARKET',
+        quantity: '0.01',
+        newClientOrderId: 'unknown-outcome-1',
+      },
+      { account, signed: true },
+    );
+    assert.equal(r.status, 503);
+    const q = await call(
+      origin,
+      'GET',
+      '/fapi/v1/order',
+      { symbol: 'ETHUSDT', origClientOrderId: 'unknown-outcome-1' },
+      { account, signed: true },
+    );
+    assert.equal(q.status, 200);
+    assert.equal(q.body.status, 'FILLED');
+    await control(origin, 'POST', '/sim/faults', {
+      kind: 'error',
+      status: 502,
+      path: '/fapi/v1/time',
+      count: 1,
+    });
+    assert.equal((await call(origin, 'GET', '/fapi/v1/time')).status, 502);
+    assert.equal((await call(origin, 'GET', '/fapi/v1/time')).status, 200, 'count consumed');
+    const badFault = await request(`${origin}/sim/faults`, { method: 'POST', body: '{"kind":"meteor"}' });
+    assert.equal(badFault.statusCode, 400);
+    await badFault.body.text();
+  });
+
+  test('order-count limit per account: the 301st order in 10 s gets 429 -1015', async () => {
+    const acct2 = { apiKey: 'd'.repeat(64), apiSecret: 'e'.repeat(64) };
+    await control(origin, 'POST', '/sim/accounts', acct2);
+    let last: Awaited<ReturnType<typeof call>> | undefined;
+    for (let i = 0; i < 301; i++) {
+      // Invalid quantity: rejected by the engine but still counted, as on Binance.
+      last = await call(
+        origin,
+        'POST',
+        '/fapi/v1/order',
+        { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: '0' },
+        { account: acct2, signed: true },
+      );
+    }
+    assert.equal(last!.status, 429);
+    assert.equal(last!.body.code, -1015);
+    assert.ok(Number(last!.headers['retry-after']) >= 1);
+  });
+});
+
+describe('simulator IP limits', () => {
+  test('over the weight limit → 429 -1003 with Retry-After; hammering on → 418 ban', async () => {
+    const sim = await startSim({ port: 0, symbols: 5, weightLimit: 20 });
+    try {
+      const from = { localAddress: '127.0.0.9' };
+      for (let i = 0; i < 20; i++)
+        assert.equal((await call(sim.restUrl, 'GET', '/fapi/v1/ping', {}, from)).status, 200);
+      const limited = await call(sim.restUrl, 'GET', '/fapi/v1/ping', {}, from);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.body.code, -1003);
+      assert.ok(Number(limited.headers['retry-after']) >= 1);
+      assert.equal(
+        (await call(sim.restUrl, 'GET', '/fapi/v1/ping', {}, { localAddress: '127.0.0.10' })).status,
+        200,
+        'other IP unaffected',
+      );
+      let banned: Awaited<ReturnType<typeof call>> | undefined;
+      for (let i = 0; i < 20 && banned?.status !== 418; i++)
+        banned = await call(sim.restUrl, 'GET', '/fapi/v1/ping', {}, from);
+      assert.equal(banned!.status, 418);
+      assert.match(banned!.body.msg, /banned until/);
+      assert.equal(Number(banned!.headers['retry-after']), 120);
+      const stats = await control(sim.restUrl, 'GET', '/sim/stats');
+      assert.ok(stats.ips['127.0.0.9'].http429 >= 1);
+      assert.equal(stats.ips['127.0.0.9'].http418, 1);
+    } finally {
+      await closeAgents();
+      await sim.close();
+    }
+  });
+});
+
+describe('simulator funding history', () => {
+  test('fundingRate with and without a symbol', async () => {
+    const sim = await startSim({ port: 0, symbols: 5 });
+    try {
+      const one = await call(sim.restUrl, 'GET', '/fapi/v1/fundingRate', { symbol: 'BTCUSDT', limit: 2 });
+      assert.equal(one.status, 200);
+      assert.ok(one.body.every((r: { symbol: string }) => r.symbol === 'BTCUSDT'));
+      const all = await call(sim.restUrl, 'GET', '/fapi/v1/fundingRate', { limit: 10 });
+      assert.equal(all.status, 200);
+      assert.ok(all.body.length > 0 && all.body.length <= 10);
+      const times = all.body.map((r: { fundingTime: number }) => r.fundingTime);
+      assert.deepEqual(
+        times,
+        [...times].sort((a: number, b: number) => a - b),
+      );
+    } finally {
+      await sim.close();
+    }
+  });
+});
