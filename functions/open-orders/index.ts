@@ -1,0 +1,47 @@
+// open-orders: every open order (GET /fapi/v1/openOrders, all symbols, weight 40) and every open
+// algo order (GET /fapi/v1/openAlgoOrders, weight 40) each slot, published per symbol to
+// `orders.open` as {orders, algo}; a symbol whose last order went away is published empty.
+// ts = the exchange time of the read.
+
+import { type Deps, get, paced, publish, type RunResult } from '../lib/common.ts';
+import { type FunctionDef, fcHandler } from '../lib/handler.ts';
+
+type Row = { symbol: string } & Record<string, unknown>;
+
+export async function run(deps: Deps<unknown>, until: number): Promise<RunResult> {
+  let before = new Set<string>();
+  return paced(deps, until, async (_slot, signal) => {
+    const [orders, algo] = await Promise.all([
+      get<Row[]>(deps, '/fapi/v1/openOrders'),
+      get<Row[]>(deps, '/fapi/v1/openAlgoOrders'),
+    ]);
+    const ts = Math.floor(deps.clock.now());
+    const by = new Map<string, { orders: Row[]; algo: Row[] }>();
+    const of = (s: string) => {
+      let x = by.get(s);
+      if (!x) {
+        x = { orders: [], algo: [] };
+        by.set(s, x);
+      }
+      return x;
+    };
+    for (const o of orders) of(o.symbol).orders.push(o);
+    for (const a of algo) of(a.symbol).algo.push(a);
+    for (const s of before) of(s);
+    await publish(
+      deps,
+      'orders.open',
+      [...by].map(([key, data]) => ({ key, ts, data })),
+      signal,
+    );
+    before = new Set([...by].filter(([, d]) => d.orders.length + d.algo.length > 0).map(([s]) => s));
+  });
+}
+
+export const definition: FunctionDef<unknown> = {
+  name: 'open-orders',
+  account: true,
+  config: () => ({}),
+  run,
+};
+export const handler = fcHandler(definition);
