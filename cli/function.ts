@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { createInstance } from '../functions/lib/handler.ts';
+import { FUNCTION_NAMES, type FunctionName } from '../functions/plan.ts';
+import { FUNCTIONS } from '../functions/registry.ts';
+import { asUsage, type Command, UsageError, untilSignal } from './main.ts';
+
+const usage = `fleet function <name> [--once] [--seconds N]
+
+Runs one function by itself, as its FC timer trigger would (every FLEET_TRIGGER_PERIOD_S, default
+60 s, each run bounded to end before the next), against any exchange and aggregator. Names:
+  ${FUNCTION_NAMES.join(', ')}
+Configuration from the environment (see .env.example): FLEET_BINANCE_REST, FLEET_BINANCE_WS,
+FLEET_AGGREGATOR_URL, FLEET_AGGREGATOR_TOKEN (required), FLEET_LOCAL_ADDRESS, FLEET_REPLICA,
+FLEET_REPLICAS, BINANCE_API_KEY/BINANCE_API_SECRET (account readers), FLEET_WEIGHT_LIMIT, …
+
+  --once        one invocation, then exit (prints its result)
+  --seconds N   bound every invocation to N seconds (FLEET_RUN_SECONDS)
+SIGINT/SIGTERM ends the run under way cleanly.`;
+
+export const command: Command = {
+  summary: 'run one reader function by itself against any exchange and aggregator',
+  usage,
+  async run(args) {
+    const { values, positionals } = asUsage(() =>
+      parseArgs({
+        args,
+        options: { once: { type: 'boolean' }, seconds: { type: 'string' } },
+        allowPositionals: true,
+        strict: true,
+      }),
+    );
+    const name = positionals[0] as FunctionName | undefined;
+    if (name === undefined || !(FUNCTION_NAMES as readonly string[]).includes(name))
+      throw new UsageError(`name one of: ${FUNCTION_NAMES.join(', ')}`);
+    const env = { ...process.env };
+    if (values.seconds !== undefined) env.FLEET_RUN_SECONDS = values.seconds;
+    const definition = await FUNCTIONS[name]();
+    const inst = asUsage(() => createInstance(definition, env));
+    const periodMs = Number(env.FLEET_TRIGGER_PERIOD_S ?? 60) * 1000;
+    let stopping = false;
+    void untilSignal().then(async (sig) => {
+      stopping = true;
+      console.error(`fleet function ${name}: ${sig}, stopping`);
+      await inst.close();
+    });
+    do {
+      const firedAt = Date.now();
+      const event = Buffer.from(
+        JSON.stringify({ triggerTime: new Date(firedAt).toISOString(), triggerName: 'local' }),
+      );
+      const res = await inst.handler(event).catch((err: unknown) => ({ error: String(err) }));
+      console.log(JSON.stringify(res));
+      if (values.once || stopping) break;
+      const wait = firedAt + periodMs - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    } while (!stopping);
+    await inst.close();
+    process.exit(process.exitCode ?? 0);
+  },
+};

@@ -1,0 +1,298 @@
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { startAggregator } from '../aggregator/index.ts';
+import { FuturesApi } from '../core/binance/endpoints.ts';
+import { createClient } from '../core/binance/rest.ts';
+import { createLogger } from '../core/log.ts';
+import { AggregatorClient } from '../core/protocol/client.ts';
+import { FUNCTION_NAMES, type FunctionName, plan } from '../functions/plan.ts';
+import { type RunningReaders, startReaders } from '../functions/scheduler.ts';
+import { startSim } from '../sim/index.ts';
+import { startGateway } from '../trader/gateway.ts';
+import { startTrader } from '../trader/trader.ts';
+import { type Command, UsageError, untilSignal } from './main.ts';
+import { maskSecret, parseSimArgs } from './sim.ts';
+import { formatTraderStatus } from './trader.ts';
+
+// The whole fleet locally: simulator, aggregator, every reader (each replica on its own loopback
+// address), the order gateway and a trader running the demo strategy, with a live status screen.
+
+/** The trader's and the gateway's own egress addresses: their weight is not the readers'. */
+const TRADER_ADDRESS = '127.0.1.1';
+const GATEWAY_ADDRESS = '127.0.1.2';
+
+export const DEFAULT_REPLICAS: Record<FunctionName, number> = {
+  klines: 1,
+  'klines-fast': 1,
+  book: 4,
+  volume: 1,
+  'positions-account': 1,
+  'positions-risk': 1,
+  'positions-stream': 1,
+  'open-orders': 1,
+};
+
+const STACK_FLAGS = {
+  'aggregator-port': { type: 'string' },
+  replicas: { type: 'string', multiple: true },
+  'status-ms': { type: 'string' },
+  'gateway-port': { type: 'string' },
+  'trader-mode': { type: 'string' },
+  'no-trader': { type: 'boolean' },
+} as const;
+
+const usage = `fleet stack [--port 8600] [--aggregator-port 8700] [--gateway-port 8800] [--replicas NAME=N]...
+            [--trader-mode direct|gateway] [--no-trader] [--status-ms 1000]
+            [simulator options, see fleet sim --help]
+
+Starts the simulator (127.0.0.1:8600), the aggregator (127.0.0.1:8700), every reader on the
+local scheduler, each replica bound to its own loopback address (127.0.0.2, .3, …), the order
+gateway (127.0.0.1:8800) and a trader running the demo strategy on the simulator's first account
+(sending directly by default, or through the gateway with --trader-mode gateway). Default
+replicas: ${Object.entries(DEFAULT_REPLICAS)
+  .map(([k, v]) => `${k}=${v}`)
+  .join(' ')}.
+Shows a live status (per reader: calls/min, weight used, errors; per topic: freshness), redrawn in
+place on a terminal and as periodic lines otherwise. Ctrl-C (SIGINT) or SIGTERM stops everything.`;
+
+export function splitStackArgs(args: string[]): { stack: string[]; sim: string[] } {
+  const stack: string[] = [];
+  const sim: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const name = a.replace(/^--/, '').split('=')[0];
+    if (name in STACK_FLAGS) {
+      stack.push(a);
+      const boolean = STACK_FLAGS[name as keyof typeof STACK_FLAGS].type === 'boolean';
+      if (!boolean && !a.includes('=')) stack.push(args[++i] ?? '');
+    } else sim.push(a);
+  }
+  return { stack, sim };
+}
+
+export function parseReplicas(items: string[]): Record<FunctionName, number> {
+  const out = { ...DEFAULT_REPLICAS };
+  for (const item of items) {
+    const [name, n] = item.split('=');
+    if (!(FUNCTION_NAMES as readonly string[]).includes(name) || !/^\d+$/.test(n ?? ''))
+      throw new UsageError(`--replicas NAME=N with NAME one of ${FUNCTION_NAMES.join(', ')}`);
+    out[name as FunctionName] = Number(n);
+  }
+  return out;
+}
+
+export const STATUS_TOPICS = [
+  'book',
+  'kline.1m',
+  'kline.1m.window',
+  'volume',
+  'symbols',
+  'position',
+  'balance',
+  'orders.open',
+];
+
+/** Tracks, per topic, the interval between two updates of one key (the freshness the plan predicts). */
+export class FreshnessMeter {
+  private readonly last = new Map<string, number>();
+  private readonly sums = new Map<string, { n: number; total: number }>();
+  constructor(readonly client: AggregatorClient) {
+    client.on('update', (topic, records) => {
+      for (const r of records) {
+        const k = `${topic}\u0000${r.key}`;
+        const prev = this.last.get(k);
+        this.last.set(k, r.receivedAt);
+        if (prev === undefined) continue;
+        let s = this.sums.get(topic);
+        if (!s) {
+          s = { n: 0, total: 0 };
+          this.sums.set(topic, s);
+        }
+        s.n++;
+        s.total += r.receivedAt - prev;
+      }
+    });
+  }
+  /** Mean interval (ms) between two updates of one key since the last call; NaN without data. */
+  take(topic: string): number {
+    const s = this.sums.get(topic);
+    this.sums.delete(topic);
+    return s && s.n > 0 ? s.total / s.n : Number.NaN;
+  }
+}
+
+export function statusText(
+  readers: RunningReaders,
+  client: AggregatorClient,
+  fresh: Map<string, number>,
+): string {
+  const lines = ['reader              address      calls/min  weight/min  errors  runs  last error'];
+  for (const i of readers.instances) {
+    const m = i.stats.perMinute();
+    lines.push(
+      `${i.config.source.padEnd(20)}${(i.address ?? '-').padEnd(13)}${String(m.calls).padStart(9)}${String(m.weight).padStart(12)}${String(i.stats.errors).padStart(8)}${String(i.stats.invocations).padStart(6)}  ${i.stats.lastError.slice(0, 40)}`,
+    );
+  }
+  lines.push('', 'topic             keys   age of newest ms   interval per key ms');
+  for (const t of STATUS_TOPICS) {
+    const age = client.receivedAge(t);
+    const f = fresh.get(t) ?? Number.NaN;
+    lines.push(
+      `${t.padEnd(16)}${String(client.records(t).size).padStart(6)}${(Number.isFinite(age) ? String(Math.round(age)) : '-').padStart(19)}${(Number.isFinite(f) ? String(Math.round(f)) : '-').padStart(22)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  summary:
+    'run the whole fleet locally: simulator, aggregator, readers, gateway, demo trader (what `npm start` runs)',
+  usage,
+  async run(args) {
+    const split = splitStackArgs(args);
+    const { values } = parseArgs({ args: split.stack, options: STACK_FLAGS, strict: true });
+    const replicas = parseReplicas(values.replicas ?? []);
+    const aggPort = Number(values['aggregator-port'] ?? 8700);
+    const statusMs = Number(values['status-ms'] ?? 1000);
+    if (!Number.isInteger(aggPort) || aggPort < 0 || aggPort > 65535)
+      throw new UsageError('--aggregator-port 0..65535');
+    const gwPort = Number(values['gateway-port'] ?? 8800);
+    if (!Number.isInteger(gwPort) || gwPort < 0 || gwPort > 65535)
+      throw new UsageError('--gateway-port 0..65535');
+    const traderMode = values['trader-mode'] ?? 'direct';
+    if (traderMode !== 'direct' && traderMode !== 'gateway')
+      throw new UsageError('--trader-mode direct|gateway');
+    const simOpts = stripUndefined(parseSimArgs(split.sim));
+    const sim = await startSim({ port: 8600, ...simOpts });
+    const tokens = {
+      collector: `collector-${randomBytes(12).toString('hex')}`,
+      trader: `trader-${randomBytes(12).toString('hex')}`,
+      admin: `admin-${randomBytes(12).toString('hex')}`,
+    };
+    const quiet = createLogger('stack', process.env.LOG_LEVEL ?? 'warn');
+    const agg = await startAggregator({
+      host: '127.0.0.1',
+      port: aggPort,
+      tokens: [
+        { role: 'collector', token: tokens.collector },
+        { role: 'trader', token: tokens.trader },
+        { role: 'admin', token: tokens.admin },
+      ],
+      logger: quiet,
+    });
+    const account = sim.accounts[0];
+    const readers = await startReaders({
+      restUrl: sim.restUrl,
+      wsUrl: sim.wsUrl,
+      aggregatorUrl: agg.url,
+      token: tokens.collector,
+      apiKey: account.apiKey,
+      apiSecret: account.apiSecret,
+      replicas,
+      env: simOpts.weightLimit ? { FLEET_WEIGHT_LIMIT: String(simOpts.weightLimit) } : undefined,
+      logger: (src) => createLogger(`fn:${src}`, process.env.LOG_LEVEL ?? 'warn'),
+    });
+    // The account's clients for the gateway and the trader, each on its own egress address.
+    const account0 = { apiKey: account.apiKey, apiSecret: account.apiSecret };
+    const gwRest = createClient({
+      env: 'simulator',
+      restUrl: sim.restUrl,
+      ...account0,
+      localAddress: GATEWAY_ADDRESS,
+    });
+    const gatewayToken = `gateway-${randomBytes(12).toString('hex')}`;
+    const gateway = await startGateway({
+      port: gwPort,
+      tokens: [{ trader: 'demo', token: gatewayToken }],
+      rest: gwRest,
+      api: new FuturesApi(gwRest),
+      userStreamWs: sim.wsUrl,
+      logger: quiet,
+    });
+    const trRest = values['no-trader']
+      ? undefined
+      : createClient({ env: 'simulator', restUrl: sim.restUrl, ...account0, localAddress: TRADER_ADDRESS });
+    const trader = trRest
+      ? await startTrader({
+          name: 'demo',
+          aggregator: { url: agg.url, token: tokens.trader },
+          mode: traderMode,
+          rest: trRest,
+          api: new FuturesApi(trRest),
+          userStreamWs: sim.wsUrl,
+          gateway: { url: gateway.url, token: gatewayToken },
+          strategy: 'demo',
+          logger: quiet,
+        })
+      : undefined;
+    const watcher = new AggregatorClient({ url: agg.url, token: tokens.trader });
+    const meter = new FreshnessMeter(watcher);
+    watcher.on('error', () => undefined);
+    await watcher.connect();
+    await Promise.all(STATUS_TOPICS.map((t) => watcher.subscribe(t).catch(() => undefined)));
+    const p = plan({
+      replicas,
+      symbols: simOpts.symbols ?? 200,
+      fastSymbols: 16,
+      weightLimit: simOpts.weightLimit,
+    });
+    console.log(
+      [
+        'fleet stack',
+        `  simulator   REST ${sim.restUrl}  WS ${sim.wsUrl}  control ${sim.restUrl}/sim`,
+        ...sim.accounts.map((a) => `              account ${a.apiKey} / ${maskSecret(a.apiSecret)}`),
+        `  aggregator  ${agg.url}  metrics ${agg.metricsUrl}`,
+        `              trader token ${tokens.trader}`,
+        `  readers     ${readers.instances.map((i) => `${i.config.source}@${i.address}`).join(' ')}`,
+        `  gateway     ${gateway.url}  (trader token ${gatewayToken})`,
+        `  trader      ${trader ? `demo strategy, ${traderMode}, from ${TRADER_ADDRESS}` : 'off (--no-trader)'}`,
+        `  plan        ${p.readers.map((r) => `${r.fn} ${r.readsPerMin}/min`).join(', ')}`,
+        'Ctrl-C stops the stack.',
+      ].join('\n'),
+    );
+    const traderLines = (): string => {
+      const g = gateway.status();
+      const gw = `gateway ${g.url}: traders ${g.traders} intents ${g.intents} netted ${g.netted} orders ${JSON.stringify(g.orders)}`;
+      return trader ? `${formatTraderStatus(trader.status())}\n${gw}` : gw;
+    };
+    const tty = process.stdout.isTTY === true;
+    const fresh = new Map<string, number>();
+    let lastLine = 0;
+    const timer = setInterval(() => {
+      for (const t of STATUS_TOPICS) {
+        const v = meter.take(t);
+        if (Number.isFinite(v)) fresh.set(t, v);
+      }
+      if (tty)
+        process.stdout.write(
+          `\x1b[H\x1b[2J${statusText(readers, watcher, fresh)}\n\n${traderLines()}\n\nCtrl-C stops the stack.\n`,
+        );
+      else if (Date.now() - lastLine >= 10_000) {
+        lastLine = Date.now();
+        const calls = readers.instances.reduce((s, i) => s + i.stats.perMinute().calls, 0);
+        const errors = readers.instances.reduce((s, i) => s + i.stats.errors, 0);
+        const f = STATUS_TOPICS.filter((t) => fresh.has(t)).map((t) => `${t}=${Math.round(fresh.get(t)!)}ms`);
+        console.log(
+          `status: readers ${readers.instances.length} calls/min ${calls} errors ${errors} freshness ${f.join(' ')}`,
+        );
+        console.log(traderLines());
+      }
+    }, statusMs);
+    const sig = await untilSignal();
+    clearInterval(timer);
+    console.log(`\nfleet stack: ${sig}, stopping`);
+    await trader?.close();
+    await gateway.close();
+    await readers.stop();
+    await watcher.close();
+    await trRest?.close();
+    await gwRest.close();
+    await agg.close();
+    await sim.close();
+    console.log('fleet stack: stopped');
+  },
+};
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
