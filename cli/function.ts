@@ -9,7 +9,8 @@ const usage = `fleet function <name> [--once] [--seconds N]
 Runs one function by itself, as its FC timer trigger would (every FLEET_TRIGGER_PERIOD_S, default
 60 s, each run bounded to end before the next), against any exchange and aggregator. Names:
   ${FUNCTION_NAMES.join(', ')}
-Configuration from the environment (see .env.example): FLEET_BINANCE_REST, FLEET_BINANCE_WS,
+Configuration from the environment (see .env.example): FLEET_EXCHANGE (simulator by default,
+demo, production), FLEET_BINANCE_REST, FLEET_BINANCE_WS,
 FLEET_AGGREGATOR_URL, FLEET_AGGREGATOR_TOKEN (required), FLEET_LOCAL_ADDRESS, FLEET_REPLICA,
 FLEET_REPLICAS, BINANCE_API_KEY/BINANCE_API_SECRET (account readers), FLEET_WEIGHT_LIMIT, …
 

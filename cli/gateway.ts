@@ -13,7 +13,8 @@ const usage = `fleet gateway [options]
 Environment (flags win; tokens from both are combined):
   FLEET_GATEWAY_TOKENS     comma-separated TRADER:SECRET list
   FLEET_GATEWAY_HOST, FLEET_GATEWAY_PORT, FLEET_GATEWAY_NET_WINDOW_MS
-  FLEET_BINANCE_REST, FLEET_BINANCE_WS, BINANCE_API_KEY, BINANCE_API_SECRET
+  FLEET_EXCHANGE (simulator|demo|production), FLEET_BINANCE_REST, FLEET_BINANCE_WS,
+  BINANCE_API_KEY, BINANCE_API_SECRET
                            the account whose orders (and order-rate pools) the gateway owns
                            (default: the local simulator and its built-in account)
   FLEET_GATEWAY_MAX_ORDER_NOTIONAL, FLEET_GATEWAY_MAX_ORDERS_PER_SECOND,

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { FuturesApi } from '../core/binance/endpoints.ts';
 import { type BinanceRest, createClient } from '../core/binance/rest.ts';
+import { type Endpoints, endpointsFromEnv, isLoopback } from '../core/binance/types.ts';
 import { DEFAULT_ACCOUNT } from '../sim/index.ts';
 import type { RiskLimits } from '../trader/risk.ts';
 import { type RunningTrader, startTrader, type TraderOptions, type TraderStatus } from '../trader/trader.ts';
@@ -25,10 +26,9 @@ Environment (flags win):
   FLEET_TRADER_STRATEGY, FLEET_TRADER_STRATEGY_PARAMS (JSON object), FLEET_TRADER_SYMBOLS
   FLEET_TRADER_AGGREGATOR_TOKEN   the trader-role token of the aggregator (required)
   FLEET_GATEWAY_TOKEN             this trader's gateway token (gateway mode)
+  FLEET_EXCHANGE                  simulator (default: http://127.0.0.1:8600), demo or production
   FLEET_BINANCE_REST, FLEET_BINANCE_WS
-                                  Binance REST and WebSocket bases (default: the local simulator,
-                                  http://127.0.0.1:8600; production: https://fapi.binance.com,
-                                  wss://fstream.binance.com)
+                                  override the exchange's REST / WebSocket base
   BINANCE_API_KEY, BINANCE_API_SECRET
                                   the account (default on a loopback simulator: its built-in one)
   FLEET_TRADER_MAX_ORDER_NOTIONAL (1000), FLEET_TRADER_MAX_SYMBOL_NOTIONAL (2000),
@@ -48,19 +48,25 @@ export interface BinanceSetup {
 }
 
 /**
- * The account's Binance client, from the same variables as the readers: FLEET_BINANCE_REST and
- * FLEET_BINANCE_WS (default: the local simulator, http://127.0.0.1:8600), BINANCE_API_KEY and
- * BINANCE_API_SECRET (default on the simulator: its built-in account).
+ * The account's Binance client, by the same rule as the readers (`endpointsFromEnv`):
+ * FLEET_EXCHANGE (simulator by default, demo, production), FLEET_BINANCE_REST / FLEET_BINANCE_WS
+ * overrides, BINANCE_API_KEY and BINANCE_API_SECRET (default on a loopback simulator: its built-in
+ * account).
  */
 export function binanceFromEnv(env: NodeJS.ProcessEnv = process.env): BinanceSetup {
-  const restUrl = env.FLEET_BINANCE_REST || 'http://127.0.0.1:8600';
-  const ws = env.FLEET_BINANCE_WS || restUrl.replace(/^http/, 'ws');
-  const local = /^https?:\/\/(127\.|localhost|\[::1\])/.test(restUrl);
+  let endpoints: Endpoints;
+  try {
+    endpoints = endpointsFromEnv(env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { rest: restUrl, ws } = endpoints;
+  const local = isLoopback(restUrl);
   const apiKey = env.BINANCE_API_KEY || (local ? DEFAULT_ACCOUNT.apiKey : undefined);
   const apiSecret = env.BINANCE_API_SECRET || (local ? DEFAULT_ACCOUNT.apiSecret : undefined);
   if (!apiKey || !apiSecret) throw new UsageError('set BINANCE_API_KEY and BINANCE_API_SECRET');
   const rest = createClient({
-    endpoints: { rest: restUrl, ws },
+    endpoints,
     apiKey,
     apiSecret,
     localAddress: env.FLEET_LOCAL_ADDRESS || undefined,

@@ -16,7 +16,7 @@ import { run as book } from './book/index.ts';
 import { run as klines } from './klines/index.ts';
 import { run as fast, volumeFilter } from './klines-fast/index.ts';
 import { clockOf, type Deps, nextSlot, ReaderStats } from './lib/common.ts';
-import { createInstance } from './lib/handler.ts';
+import { createInstance, parseEnv } from './lib/handler.ts';
 import { run as openOrders } from './open-orders/index.ts';
 import { plan, slotOffset } from './plan.ts';
 import { run as posAccount } from './positions-account/index.ts';
@@ -107,6 +107,19 @@ describe('planner', () => {
     assert.equal(nextSlot(1000, 100, 30), 1030);
     assert.equal(nextSlot(1031, 100, 30), 1130);
     assert.equal(slotOffset(100, 3, 4), 75);
+  });
+});
+
+describe('configuration', () => {
+  test('the exchange defaults to the local simulator (production only when named)', () => {
+    const e = parseEnv({ FLEET_AGGREGATOR_TOKEN: 't' });
+    assert.equal(e.FLEET_BINANCE_REST, 'http://127.0.0.1:8600');
+    assert.equal(e.FLEET_BINANCE_WS, 'ws://127.0.0.1:8600');
+    const p = parseEnv({ FLEET_AGGREGATOR_TOKEN: 't', FLEET_EXCHANGE: 'production' });
+    assert.equal(p.FLEET_BINANCE_REST, 'https://fapi.binance.com');
+    assert.equal(p.FLEET_BINANCE_WS, 'wss://fstream.binance.com');
+    assert.throws(() => parseEnv({ FLEET_AGGREGATOR_TOKEN: 't', FLEET_EXCHANGE: 'live' }), /FLEET_EXCHANGE/);
+    assert.throws(() => parseEnv({}), /FLEET_AGGREGATOR_TOKEN/);
   });
 });
 

@@ -31,7 +31,6 @@ import { control } from './helpers/rest.ts';
 process.env.LOG_LEVEL ??= 'warn';
 
 type Connection = Streams.WebsocketStreamsConnection;
-// biome-ignore lint/suspicious/noExplicitAny: exchange payloads are arbitrary JSON
 type Json = Record<string, any>;
 
 const SYMBOL = 'BTCUSDT';

@@ -8,6 +8,7 @@
 
 import { z } from 'zod';
 import { type BinanceRest, createClient } from '../../core/binance/rest.ts';
+import { endpointsFromEnv } from '../../core/binance/types.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
 import { AggregatorClient } from '../../core/protocol/client.ts';
 import { type FunctionName, periodFor, slotOffset } from '../plan.ts';
@@ -28,8 +29,9 @@ const Num = (def: number, min = 0) => z.coerce.number().min(min).default(def);
 
 /** Environment of every function (documented in .env.example). */
 export const EnvSchema = z.object({
-  FLEET_BINANCE_REST: z.string().url().default('https://fapi.binance.com'),
-  FLEET_BINANCE_WS: z.string().default('wss://fstream.binance.com'),
+  FLEET_EXCHANGE: z.string().optional(),
+  FLEET_BINANCE_REST: z.string().url().optional(),
+  FLEET_BINANCE_WS: z.string().optional(),
   BINANCE_API_KEY: z.string().optional(),
   BINANCE_API_SECRET: z.string().optional(),
   FLEET_LOCAL_ADDRESS: z.string().optional(),
@@ -45,7 +47,8 @@ export const EnvSchema = z.object({
   FLEET_RUN_MARGIN_MS: Num(1000),
   FLEET_RUN_SECONDS: z.coerce.number().positive().optional(),
 });
-export type FleetEnv = z.infer<typeof EnvSchema>;
+/** The parsed environment, with the exchange resolved by the one rule of `endpointsFromEnv`. */
+export type FleetEnv = z.infer<typeof EnvSchema> & { FLEET_BINANCE_REST: string; FLEET_BINANCE_WS: string };
 
 export function parseEnv(env: Env): FleetEnv {
   const r = EnvSchema.safeParse(env);
@@ -53,7 +56,8 @@ export function parseEnv(env: Env): FleetEnv {
     throw new Error(
       `configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
-  return r.data;
+  const ends = endpointsFromEnv(r.data);
+  return { ...r.data, FLEET_BINANCE_REST: ends.rest, FLEET_BINANCE_WS: ends.ws };
 }
 
 export function baseConfig(name: FunctionName, e: FleetEnv): BaseConfig {
