@@ -19,6 +19,14 @@ interface Sent {
   order?: TrackedOrder;
   netted?: boolean;
   error?: string;
+  /** The request body, kept to ask again when the answer was lost. */
+  body: Record<string, unknown>;
+  /** A POST is on its way (no second one meanwhile). */
+  posting: boolean;
+  asks: number;
+  /** Local time of the first POST, and when the next ask may go. */
+  firstAskAt: number;
+  nextAskAt: number;
 }
 
 export class GatewayClient {
@@ -28,7 +36,15 @@ export class GatewayClient {
   private closed = false;
 
   constructor(
-    private readonly opts: { url: string; token: string; trader: string; log?: Logger; pollMs?: number },
+    private readonly opts: {
+      url: string;
+      token: string;
+      trader: string;
+      log?: Logger;
+      pollMs?: number;
+      /** After this long without an answer a re-asked intent is looked up, not placed (30 s). */
+      intentTtlMs?: number;
+    },
   ) {}
 
   has(key: string): boolean {
@@ -69,15 +85,6 @@ export class GatewayClient {
 
   /** Sends an intent (the gateway sizes and rounds it); returns at once. */
   send(intent: Intent, quote: Quote): void {
-    const s: Sent = {
-      key: intentId(intent),
-      symbol: intent.symbol,
-      side: intent.side,
-      state: 'inflight',
-      executedQty: 0,
-      time: 0,
-    };
-    this.sent.set(s.key, s);
     const q: Record<string, number> = {};
     for (const [k, v] of Object.entries(quote)) if (typeof v === 'number' && v > 0) q[k] = v;
     const body = {
@@ -91,27 +98,73 @@ export class GatewayClient {
       quote: q,
       reason: intent.reason?.slice(0, 500),
     };
-    this.call('POST', '/v1/intents', body).then(
-      ({ status, json }) => {
-        if (status !== 200) {
-          s.state = status >= 500 ? 'unknown' : 'rejected';
-          s.error = JSON.stringify(json);
-          this.opts.log?.warn({ status, answer: json, key: intent.key }, 'gateway refused the intent');
-          return;
-        }
-        const a = json as { clientOrderId: string; netted: boolean; order: TrackedOrder };
-        s.clientOrderId = a.clientOrderId;
-        s.netted = a.netted;
-        this.update(s, a.order);
-      },
-      (err: unknown) => {
-        // The gateway may have taken it: the same key asked again answers idempotently.
-        s.state = 'unknown';
-        s.error = String(err);
-        this.schedule();
-      },
-    );
+    const s: Sent = {
+      key: intentId(intent),
+      symbol: intent.symbol,
+      side: intent.side,
+      state: 'inflight',
+      executedQty: 0,
+      time: 0,
+      body,
+      posting: false,
+      asks: 0,
+      firstAskAt: Date.now(),
+      nextAskAt: 0,
+    };
+    this.sent.set(s.key, s);
+    this.post(s);
     this.schedule();
+  }
+
+  /**
+   * POSTs the intent. An answer lost to the network or a 5xx leaves it `unknown` and the poll
+   * asks again with `retry: true`: the gateway then looks for the order under the intent's
+   * deterministic id before placing one, so a lost answer never becomes a second order.
+   */
+  private post(s: Sent): void {
+    s.posting = true;
+    // Past its time to live an intent is only looked up, never placed: the market it was decided
+    // on is gone.
+    const late = Date.now() - s.firstAskAt > (this.opts.intentTtlMs ?? 30_000);
+    const body =
+      s.asks === 0 ? s.body : { ...s.body, retry: true, ...(late ? { placeIfMissing: false } : {}) };
+    s.nextAskAt = Date.now() + Math.min(250 * 2 ** s.asks, 5000);
+    s.asks++;
+    this.call('POST', '/v1/intents', body)
+      .then(
+        ({ status, json }) => {
+          if (status !== 200) {
+            s.error = JSON.stringify(json);
+            if (status === 404 && (json as { error?: string } | null)?.error === 'not-placed') {
+              s.state = 'rejected';
+              this.opts.log?.warn({ key: s.body.key }, 'intent expired before the gateway placed it');
+            } else if (status >= 500) {
+              s.state = 'unknown';
+              this.opts.log?.warn(
+                { status, answer: json, key: s.body.key },
+                'gateway unavailable; will ask again',
+              );
+            } else {
+              s.state = 'rejected';
+              this.opts.log?.warn({ status, answer: json, key: s.body.key }, 'gateway refused the intent');
+            }
+            return;
+          }
+          const a = json as { clientOrderId: string; netted: boolean; order: TrackedOrder };
+          s.clientOrderId = a.clientOrderId;
+          s.netted = a.netted;
+          s.error = undefined;
+          this.update(s, a.order);
+        },
+        (err: unknown) => {
+          s.state = 'unknown';
+          s.error = String(err);
+        },
+      )
+      .finally(() => {
+        s.posting = false;
+        if (!isFinal(s.state)) this.schedule();
+      });
   }
 
   private update(s: Sent, o: TrackedOrder): void {
@@ -143,14 +196,13 @@ export class GatewayClient {
     for (const s of this.sent.values()) {
       if (isFinal(s.state)) continue;
       pending = true;
+      if (!s.clientOrderId) {
+        if (s.state === 'unknown' && !s.posting && Date.now() >= s.nextAskAt) this.post(s);
+        continue;
+      }
       try {
-        if (s.clientOrderId) {
-          const { status, json } = await this.call(
-            'GET',
-            `/v1/orders/${encodeURIComponent(s.clientOrderId)}`,
-          );
-          if (status === 200) this.update(s, (json as { order: TrackedOrder }).order);
-        }
+        const { status, json } = await this.call('GET', `/v1/orders/${encodeURIComponent(s.clientOrderId)}`);
+        if (status === 200) this.update(s, (json as { order: TrackedOrder }).order);
       } catch {
         // next round
       }

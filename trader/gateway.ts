@@ -17,6 +17,7 @@ import { timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FuturesApi } from '../core/binance/endpoints.ts';
+import { OrderNotFoundError } from '../core/binance/errors.ts';
 import { RulesBook } from '../core/binance/filters.ts';
 import type { BinanceRest } from '../core/binance/rest.ts';
 import { UserStream } from '../core/binance/user-stream.ts';
@@ -58,6 +59,8 @@ export interface GatewayStatus {
   traders: number;
   intents: number;
   netted: number;
+  /** Retried intents whose order already existed (adopted, not placed again). */
+  retriesFound: number;
   orders: Record<string, number>;
   refusals: Record<string, number>;
 }
@@ -93,6 +96,13 @@ export const IntentBody = z.strictObject({
     .strictObject({ bid: PriceLike.optional(), ask: PriceLike.optional(), last: PriceLike.optional() })
     .optional(),
   reason: z.string().max(500).optional(),
+  /**
+   * The trader asks again after losing the answer (network error, 5xx, gateway restart): the
+   * gateway first looks for the order under its deterministic id before placing anything.
+   */
+  retry: z.boolean().optional(),
+  /** With retry: false = only look the order up; answer 404 `not-placed` when it does not exist. */
+  placeIfMissing: z.boolean().optional(),
 });
 export type IntentBody = z.infer<typeof IntentBody>;
 
@@ -128,6 +138,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const traders = new Set<string>();
   let intents = 0;
   let netted = 0;
+  let retriesFound = 0;
 
   await tracker.reconcile();
   let userStream: UserStream | undefined;
@@ -196,6 +207,33 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     if (known) return answer(known, trader, body.key);
     if (!rules.has(body.symbol))
       return reply.code(422).send({ error: 'rejected', code: -1121, msg: `unknown symbol ${body.symbol}` });
+    const intentKey = `${trader}:${intentId(body)}`;
+    const id = clientOrderId(name, intentKey);
+    if (body.retry || body.placeIfMissing === false) {
+      // Placed before we lost track of it (a restart)? Adopt it rather than place it again.
+      try {
+        const x = await opts.api.getOrder({ symbol: body.symbol, origClientOrderId: id });
+        tracker.adopt(x, intentKey);
+        carriers.set(id, {
+          clientOrderId: id,
+          at: Date.now(),
+          carrier: { trader, key: body.key },
+          attributed: [],
+        });
+        byTraderKey.set(own, id);
+        retriesFound++;
+        log.info({ trader, key: body.key, clientOrderId: id }, 'retried intent: its order exists; adopted');
+        return answer(id, trader, body.key);
+      } catch (err) {
+        if (!(err instanceof OrderNotFoundError))
+          return reply.code(503).send({
+            error: 'unavailable',
+            msg: `cannot check for an earlier order of this intent: ${(err as Error).message}`,
+          });
+        if (body.placeIfMissing === false)
+          return reply.code(404).send({ error: 'not-placed', msg: 'no order exists for this intent' });
+      }
+    }
 
     const netKey = JSON.stringify([body.symbol, body.action, body.side, body.size, body.style]);
     const t = Date.now();
@@ -218,7 +256,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const verdict = risk.check(intent, price);
     if (!verdict.ok)
       return reply.code(422).send({ error: 'refused', cause: verdict.cause, msg: verdict.detail });
-    const id = clientOrderId(name, `${trader}:${intentId(body)}`);
     const prepared = prepareOrder(intent, rules, quote, id);
     if (!prepared.ok)
       return reply.code(422).send({ error: 'rejected', code: prepared.code, msg: prepared.reason });
@@ -235,7 +272,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     carriers.set(id, e);
     byTraderKey.set(own, id);
     const o = tracker.submit(prepared.params, {
-      intentKey: `${trader}:${intentId(body)}`,
+      intentKey,
       maker: intent.style.kind === 'maker' ? intent.style : undefined,
     });
     if (o) risk.sent();
@@ -296,6 +333,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       traders: traders.size,
       intents,
       netted,
+      retriesFound,
       orders: tracker.counts(),
       refusals: risk.refusalCounts(),
     };

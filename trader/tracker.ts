@@ -456,6 +456,38 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   }
 
   /**
+   * Tracks an order the exchange has and this tracker does not (an orphan found by reconcile, or
+   * an order placed before a restart and found by its deterministic id). Returns the tracked order.
+   */
+  adopt(x: Order, intentKey = `adopted:${x.clientOrderId}`): TrackedOrder {
+    const known = this.orders.get(x.clientOrderId);
+    if (known) return this.apply(x, 'reconcile') ?? known;
+    const now = Date.now();
+    const o: TrackedOrder = {
+      clientOrderId: x.clientOrderId,
+      intentKey,
+      symbol: x.symbol,
+      side: x.side,
+      type: x.type,
+      quantity: x.origQty,
+      price: x.price,
+      reduceOnly: x.reduceOnly,
+      state: stateOf(x.status),
+      status: x.status,
+      orderId: x.orderId,
+      executedQty: x.executedQty,
+      exchangeTime: x.updateTime,
+      createdAt: now,
+      updatedAt: now,
+      adopted: true,
+    };
+    this.orders.set(x.clientOrderId, o);
+    this.journal({ op: 'adopt', order: o });
+    this.stats.adopted++;
+    return o;
+  }
+
+  /**
    * Reconciles with the exchange: adopts or cancels open orders with this trader's prefix that
    * are not tracked, and queries tracked non-final orders that are no longer open.
    */
@@ -482,27 +514,8 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
         }
         continue;
       }
-      const now = Date.now();
-      this.orders.set(x.clientOrderId, {
-        clientOrderId: x.clientOrderId,
-        intentKey: `adopted:${x.clientOrderId}`,
-        symbol: x.symbol,
-        side: x.side,
-        type: x.type,
-        quantity: x.origQty,
-        price: x.price,
-        reduceOnly: x.reduceOnly,
-        state: stateOf(x.status),
-        status: x.status,
-        orderId: x.orderId,
-        executedQty: x.executedQty,
-        exchangeTime: x.updateTime,
-        createdAt: now,
-        updatedAt: now,
-        adopted: true,
-      });
+      this.adopt(x);
       adopted++;
-      this.stats.adopted++;
     }
     for (const o of this.orders.values()) {
       if (isFinal(o.state) || o.state === 'new' || o.state === 'inflight' || o.state === 'unknown') continue;

@@ -68,6 +68,8 @@ export interface TraderStatus {
   orders: Record<string, number>;
   refusals: Record<string, number>;
   evaluations: number;
+  /** Evaluations that threw (the trader goes on; each message is logged once). */
+  strategyErrors: number;
   intents: number;
   sent: number;
   decisionMs: { p50: number; p99: number; n: number };
@@ -231,11 +233,23 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
   };
 
   const dirty = new Set<string>();
+  let strategyErrors = 0;
+  const strategyErrorsSeen = new Set<string>();
   const evaluateDirty = (): void => {
     for (const s of dirty) {
       if (opts.symbols && !symbolSet!.has(s)) continue;
       evaluations++;
-      strategy.evaluate(s, view, emit);
+      try {
+        strategy.evaluate(s, view, emit);
+      } catch (err) {
+        // A strategy's bug must not take the trader (and its open orders' tracking) down.
+        strategyErrors++;
+        const msg = err instanceof Error ? err.message : String(err);
+        if (!strategyErrorsSeen.has(msg) && strategyErrorsSeen.size < 100) {
+          strategyErrorsSeen.add(msg);
+          log.error({ symbol: s, err }, 'strategy threw (logged once per message; counted in status)');
+        }
+      }
     }
     dirty.clear();
   };
@@ -410,6 +424,7 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
         orders: tracker ? tracker.counts() : gateway!.counts(),
         refusals: risk.refusalCounts(),
         evaluations,
+        strategyErrors,
         intents,
         sent,
         decisionMs: { p50: q(0.5), p99: q(0.99), n },
