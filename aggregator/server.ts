@@ -438,7 +438,8 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
         rejected.push(i);
         continue;
       }
-      const res = t.apply(stats, rec.key, rec.ts, rec.data, at, isFast);
+      // Only book data has a template serializer; other fast-checked records use JSON.stringify.
+      const res = t.apply(stats, rec.key, rec.ts, rec.data, at, isFast && spec.family === 'book');
       if (res === 'accepted') accepted++;
       else if (res === 'stale') stale++;
       else limited++;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bookDataJson, fastBookRecord, fastPubFrame } from './fast.ts';
+import { bookDataJson, fastBookRecord, fastKlineRecord, fastPubFrame } from './fast.ts';
 import { PubFrame } from './frames.ts';
 import { keyMismatch, topicSpec } from './topics.ts';
 
@@ -127,6 +127,71 @@ describe('fast paths', () => {
     assert.deepEqual(JSON.parse(bookDataJson(withExtra)), withExtra);
     const nonLatin = { ...BASE.data, symbol: '币安人生USDT' };
     assert.deepEqual(JSON.parse(bookDataJson(nonLatin)), nonLatin);
+  });
+
+  it('the kline fast check never accepts a record the zod schema refuses (20,000 mutations)', () => {
+    const kline = topicSpec('kline.1m')!;
+    const bar = (t: number) => [
+      t,
+      '65000.1',
+      '65010.0',
+      '64990.5',
+      '65005.2',
+      '12.345',
+      t + 59_999,
+      '802345.12',
+      321,
+      '6.1',
+      '401234.5',
+      '0',
+    ];
+    const base = {
+      key: 'BTCUSDT',
+      ts: 1720736417660,
+      data: { bars: [bar(1720736340000), bar(1720736400000)] },
+    };
+    const r = rng(13);
+    // Clones: a picked array is mutated later, and ODD_VALUES is shared with other tests.
+    const pick = <T>(xs: T[]): T => structuredClone(xs[Math.floor(r() * xs.length)]);
+    const values: unknown[] = [
+      ...ODD_VALUES,
+      1720736400000,
+      1720736340000,
+      '1',
+      'x'.repeat(65),
+      bar(1),
+      bar(2e12),
+    ];
+    let fastYes = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const rec = structuredClone(base) as Record<string, any>;
+      const n = 1 + Math.floor(r() * 3);
+      for (let j = 0; j < n; j++) {
+        const where = r();
+        if (where < 0.15) rec[pick(['key', 'ts', 'data', 'extra'])] = pick(values);
+        else if (where < 0.25 && typeof rec.data === 'object' && rec.data) rec.data.bars = pick(values);
+        else if (where < 0.35 && Array.isArray(rec.data?.bars)) {
+          if (r() < 0.5) rec.data.bars.push(pick(values));
+          else rec.data.bars.reverse();
+        } else if (Array.isArray(rec.data?.bars)) {
+          const bars = rec.data.bars as unknown[];
+          const b = bars[Math.floor(r() * bars.length)];
+          if (Array.isArray(b)) {
+            if (r() < 0.1) b.push('extra');
+            else if (r() < 0.1) b.pop();
+            else b[Math.floor(r() * 12)] = pick(values);
+          }
+        }
+      }
+      const z = kline.record.safeParse(rec);
+      if (fastKlineRecord(rec)) {
+        fastYes++;
+        assert.ok(z.success, `fast accepted what zod refuses: ${JSON.stringify(rec)}`);
+        assert.deepEqual(z.data, { key: rec.key, ts: rec.ts, data: rec.data });
+      }
+    }
+    assert.ok(fastYes > 500, `the fast path is exercised (${fastYes})`);
+    assert.ok(fastKlineRecord(base));
   });
 
   it('the pub envelope fast check never accepts a frame the zod schema refuses', () => {
