@@ -61,7 +61,6 @@ describe('BinanceRest against the simulator', () => {
   let sim: RunningSim;
   const clients: BinanceRest[] = [];
 
-  // biome-ignore lint/suspicious/noExplicitAny: JSON of the control API, read loosely
   const control = async (method: string, path: string, body?: unknown): Promise<any> => {
     const res = await request(`${sim.restUrl}${path}`, {
       method: method as 'POST',

@@ -18,7 +18,6 @@ import {
   reconnectDelay,
 } from './client.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: frames are checked field by field
 type Frame = Record<string, any>;
 
 async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {

@@ -177,8 +177,9 @@ describe('fast paths', () => {
           const bars = rec.data.bars as unknown[];
           const b = bars[Math.floor(r() * bars.length)];
           if (Array.isArray(b)) {
-            if (r() < 0.1) b.push('extra');
-            else if (r() < 0.1) b.pop();
+            const what = r();
+            if (what < 0.1) b.push('extra');
+            else if (what < 0.2) b.pop();
             else b[Math.floor(r() * 12)] = pick(values);
           }
         }
