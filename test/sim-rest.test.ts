@@ -63,6 +63,18 @@ describe('simulator REST', () => {
     assert.equal(retired.body.code, -5000);
     const unknown = await call(origin, 'GET', '/fapi/v1/nothingHere');
     assert.equal(unknown.status, 404);
+    // An unsupported method and an oversized body still get Binance's error shape.
+    const patch = await request(`${origin}/fapi/v1/order`, { method: 'PATCH' });
+    assert.deepEqual([patch.statusCode, ((await patch.body.json()) as { code: number }).code], [404, -5000]);
+    const huge = await request(`${origin}/fapi/v1/order`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'x'.repeat(2 << 20),
+    });
+    assert.equal(huge.statusCode, 413);
+    assert.equal(((await huge.body.json()) as { code: number }).code, -1000);
+    const ping = await call(origin, 'GET', '/fapi/v1/ping');
+    assert.equal(ping.status, 200, 'and it goes on serving');
   });
 
   test("weights are charged per remote address, by Binance's table", async () => {

@@ -75,6 +75,15 @@ export function createHttp(deps: HttpDeps): SimHttp {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+  // Errors Fastify raises before a handler runs (a body over 1 MiB, a broken request): Binance's
+  // error shape on /fapi, the control API's on /sim.
+  app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status =
+      err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if ((req.raw.url ?? '').startsWith('/fapi')) reply.code(status).send({ code: -1000, msg: err.message });
+    else reply.code(status).send({ error: err.message });
+  });
+
   const send = (
     req: FastifyRequest,
     reply: FastifyReply,
@@ -174,6 +183,11 @@ export function createHttp(deps: HttpDeps): SimHttp {
     }
   };
 
-  app.route({ method: ['GET', 'POST', 'PUT', 'DELETE'], url: '/fapi/*', handler: handle });
+  // Every method reaches the handler, so an unsupported one answers Binance's -5000, not Fastify's 404.
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url: '/fapi/*',
+    handler: handle,
+  });
   return { app, routes, limiter, orders, faults };
 }
