@@ -31,6 +31,7 @@ import {
   closeSocket,
   DEFAULT_MAX_LIFETIME_MS,
   errorOf,
+  pingStep,
   RecentFrames,
   rawText,
 } from './ws-util.ts';
@@ -613,24 +614,12 @@ export class MarketStream extends EventEmitter<MarketStreamEvents> {
         return;
       }
     }
-    if (
-      sock.pingSentAt > 0 &&
-      sock.lastSeenAt < sock.pingSentAt &&
-      t - sock.pingSentAt > this.o.pongTimeoutMs
-    ) {
-      this.kill(sock, `pong timeout: nothing received for ${t - sock.lastSeenAt} ms`);
-      return;
-    }
-    if (t - sock.lastPingAt >= this.o.pingIntervalMs) {
-      sock.lastPingAt = t;
-      if (sock.pingSentAt === 0 || sock.lastSeenAt >= sock.pingSentAt) sock.pingSentAt = t;
+    const step = pingStep(sock, t, this.o);
+    if (typeof step === 'object') this.kill(sock, step.kill);
+    else if (step) {
+      // A ping counts toward Binance's incoming-message limit.
       while (sock.sent.length > 0 && t - sock.sent[0] >= 1000) sock.sent.shift();
       sock.sent.push(t);
-      try {
-        sock.ws.ping();
-      } catch {
-        // closing; the close handler takes over
-      }
     }
   }
 

@@ -35,6 +35,7 @@ import {
   closeSocket,
   DEFAULT_MAX_LIFETIME_MS,
   errorOf,
+  pingStep,
   RecentFrames,
   rawText,
 } from './ws-util.ts';
@@ -505,23 +506,8 @@ export class UserStream extends EventEmitter<UserStreamEvents> {
   private check(sock: USock): void {
     if (sock.dead || !sock.open) return;
     const t = Date.now();
-    if (
-      sock.pingSentAt > 0 &&
-      sock.lastSeenAt < sock.pingSentAt &&
-      t - sock.pingSentAt > this.o.pongTimeoutMs
-    ) {
-      this.kill(sock, `pong timeout: nothing received for ${t - sock.lastSeenAt} ms`);
-      return;
-    }
-    if (t - sock.lastPingAt >= this.o.pingIntervalMs) {
-      sock.lastPingAt = t;
-      if (sock.pingSentAt === 0 || sock.lastSeenAt >= sock.pingSentAt) sock.pingSentAt = t;
-      try {
-        sock.ws.ping();
-      } catch {
-        // the close handler takes over
-      }
-    }
+    const step = pingStep(sock, t, this.o);
+    if (typeof step === 'object') this.kill(sock, step.kill);
   }
 
   private kill(sock: USock, reason: string): void {

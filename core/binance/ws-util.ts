@@ -1,5 +1,6 @@
 // Small pieces shared by the market-data and user-data stream clients: reconnect backoff with
-// jitter, frame decoding, and the duplicate filter used while two sockets overlap.
+// jitter, frame decoding, the duplicate filter used while two sockets overlap, and the ping/pong
+// liveness check.
 
 import WebSocket, { type RawData } from 'ws';
 
@@ -80,4 +81,37 @@ export function closeSocket(ws: WebSocket): Promise<void> {
     if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
     else if (ws.readyState === WebSocket.OPEN) ws.close(1000);
   });
+}
+
+/** The liveness fields a stream socket keeps (ms, local clock). */
+export interface Liveness {
+  ws: WebSocket;
+  /** Last frame or pong received. */
+  lastSeenAt: number;
+  /** Last ping sent, and the oldest ping still waiting for anything back (0 = none). */
+  lastPingAt: number;
+  pingSentAt: number;
+}
+
+/**
+ * One periodic liveness step: returns a reason to kill the socket when nothing came back within
+ * `pongTimeoutMs` of a ping, else sends a ping when `pingIntervalMs` has passed (returns true
+ * then, so a caller that counts outgoing messages can count it).
+ */
+export function pingStep(
+  sock: Liveness,
+  t: number,
+  o: { pingIntervalMs: number; pongTimeoutMs: number },
+): { kill: string } | boolean {
+  if (sock.pingSentAt > 0 && sock.lastSeenAt < sock.pingSentAt && t - sock.pingSentAt > o.pongTimeoutMs)
+    return { kill: `pong timeout: nothing received for ${t - sock.lastSeenAt} ms` };
+  if (t - sock.lastPingAt < o.pingIntervalMs) return false;
+  sock.lastPingAt = t;
+  if (sock.pingSentAt === 0 || sock.lastSeenAt >= sock.pingSentAt) sock.pingSentAt = t;
+  try {
+    sock.ws.ping();
+  } catch {
+    // closing; the close handler takes over
+  }
+  return true;
 }
