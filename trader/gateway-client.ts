@@ -1,5 +1,6 @@
 // A trader's side of the order gateway: sends intents, learns which order carries each one, and
-// follows those orders' status by polling until they are final.
+// follows those orders' status until they are final: pushed by the gateway's event stream
+// (GET /v1/events, Server-Sent Events), with polling as the fallback while the stream is down.
 
 import { request } from 'undici';
 import type { Logger } from '../core/log.ts';
@@ -34,6 +35,11 @@ export class GatewayClient {
   private readonly fills = new Map<string, Array<{ qty: number; time: number }>>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private tick = 0;
+  private eventsAbort: AbortController | undefined;
+  /** The event stream is up (polling slows to a safety net). */
+  eventsConnected = false;
+  readonly stats = { pushed: 0, polled: 0, eventStreams: 0 };
 
   constructor(
     private readonly opts: {
@@ -44,8 +50,75 @@ export class GatewayClient {
       pollMs?: number;
       /** After this long without an answer a re-asked intent is looked up, not placed (30 s). */
       intentTtlMs?: number;
+      /** Follow the gateway's event stream (default true). */
+      events?: boolean;
     },
-  ) {}
+  ) {
+    if (opts.events !== false) void this.followEvents();
+  }
+
+  /** Reads GET /v1/events for as long as the client lives, reconnecting with backoff. */
+  private async followEvents(): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      const ac = new AbortController();
+      this.eventsAbort = ac;
+      try {
+        const res = await request(`${this.opts.url}/v1/events`, {
+          headers: { authorization: `Bearer ${this.opts.token}`, accept: 'text/event-stream' },
+          signal: ac.signal,
+          // The gateway sends a comment every 15 s: a minute of silence is a dead stream.
+          bodyTimeout: 60_000,
+        });
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          throw new Error(`event stream: HTTP ${res.statusCode}`);
+        }
+        this.eventsConnected = true;
+        this.stats.eventStreams++;
+        attempt = 0;
+        // Orders may have moved while the stream was down: the next poll catches up.
+        this.schedule();
+        let buf = '';
+        for await (const chunk of res.body) {
+          buf += (chunk as Buffer).toString('utf8');
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            this.onEvent(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+        }
+      } catch (err) {
+        if (!this.closed) this.opts.log?.debug({ err: String(err) }, 'gateway event stream down');
+      }
+      this.eventsConnected = false;
+      if (this.closed) return;
+      this.schedule();
+      const delay = Math.min(250 * 2 ** attempt++, 5000);
+      await new Promise((r) => setTimeout(r, delay).unref());
+    }
+  }
+
+  private onEvent(block: string): void {
+    let event = 'message';
+    let data = '';
+    for (const line of block.split('\n')) {
+      if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data += line.slice(5).trimStart();
+    }
+    if (event !== 'order' || data === '') return;
+    let o: TrackedOrder;
+    try {
+      o = (JSON.parse(data) as { order: TrackedOrder }).order;
+    } catch {
+      return;
+    }
+    if (typeof o?.clientOrderId !== 'string') return;
+    for (const s of this.sent.values())
+      if (s.clientOrderId === o.clientOrderId && !isFinal(s.state)) {
+        this.update(s, o);
+        this.stats.pushed++;
+      }
+  }
 
   has(key: string): boolean {
     return this.sent.has(key);
@@ -193,16 +266,27 @@ export class GatewayClient {
 
   private async poll(): Promise<void> {
     let pending = false;
-    for (const s of this.sent.values()) {
-      if (isFinal(s.state)) continue;
-      pending = true;
-      if (!s.clientOrderId) {
-        if (s.state === 'unknown' && !s.posting && Date.now() >= s.nextAskAt) this.post(s);
+    // With the event stream up, a status query goes out every 8th round only (a safety net).
+    const query = !this.eventsConnected || ++this.tick % 8 === 0;
+    const now = Date.now();
+    for (const [key, s] of this.sent) {
+      if (isFinal(s.state)) {
+        // A decision's key is remembered for a day (the same key is never sent twice meanwhile).
+        if (now - s.firstAskAt > 86_400_000) this.sent.delete(key);
         continue;
       }
+      pending = true;
+      if (!s.clientOrderId) {
+        if (s.state === 'unknown' && !s.posting && now >= s.nextAskAt) this.post(s);
+        continue;
+      }
+      if (!query) continue;
       try {
         const { status, json } = await this.call('GET', `/v1/orders/${encodeURIComponent(s.clientOrderId)}`);
-        if (status === 200) this.update(s, (json as { order: TrackedOrder }).order);
+        if (status === 200) {
+          this.update(s, (json as { order: TrackedOrder }).order);
+          this.stats.polled++;
+        }
       } catch {
         // next round
       }
@@ -235,6 +319,7 @@ export class GatewayClient {
 
   close(): void {
     this.closed = true;
+    this.eventsAbort?.abort();
     clearTimeout(this.timer);
   }
 }

@@ -14,6 +14,7 @@
 //   trader behind it. GET /v1/orders/:clientOrderId and GET /v1/orders answer order status.
 
 import { timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { FuturesApi } from '../core/binance/endpoints.ts';
@@ -311,6 +312,40 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   app.get('/v1/status', async () => status());
 
+  // GET /v1/events: Server-Sent Events, one `order` event per state change of an order that
+  // carries one of this trader's intents (its own or netted onto it). Traders follow their orders
+  // by push; polling GET /v1/orders/:id stays as the fallback.
+  const streams = new Set<{ trader: string; res: ServerResponse }>();
+  app.get('/v1/events', (req, reply) => {
+    const trader = (req as FastifyRequest & { trader: string }).trader;
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write(': connected\n\n');
+    const entry = { trader, res };
+    streams.add(entry);
+    req.raw.on('close', () => streams.delete(entry));
+  });
+  tracker.on('update', (o) => {
+    if (streams.size === 0) return;
+    const e = carriers.get(o.clientOrderId);
+    if (!e) return;
+    const frame = `event: order\ndata: ${JSON.stringify({ order: o, carrier: e.carrier, attributed: e.attributed })}\n\n`;
+    for (const st of streams)
+      if (st.trader === e.carrier.trader || e.attributed.some((a) => a.trader === st.trader))
+        st.res.write(frame);
+  });
+  // A comment line now and then keeps proxies and dead-peer detection honest.
+  const heartbeat = setInterval(() => {
+    for (const st of streams) st.res.write(': ping\n\n');
+  }, 15_000);
+  heartbeat.unref();
+
   // Expire netting windows.
   const sweep = setInterval(
     () => {
@@ -347,6 +382,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     status,
     async close() {
       clearInterval(sweep);
+      clearInterval(heartbeat);
+      for (const st of streams) st.res.end();
+      streams.clear();
       clearInterval(reconcileTimer);
       tracker.close();
       await userStream?.close();

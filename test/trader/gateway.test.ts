@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
 import { createLogger } from '../../core/log.ts';
+import { GatewayClient } from '../../trader/gateway-client.ts';
 import { type RunningGateway, startGateway, startTrader } from '../../trader/index.ts';
 import { type Fixture, simOrders, simPosition, startFixture, TOKENS, waitFor } from './support.ts';
 
@@ -22,6 +23,7 @@ before(async () => {
     api: fx.api,
     netWindowMs: 2000,
     reconcileMs: 0,
+    userStreamWs: fx.sim.wsUrl,
     logger: createLogger('gateway', 'silent'),
   });
 });
@@ -139,5 +141,37 @@ test('a trader in gateway mode sends its demo decision through the gateway', asy
     assert.ok(trader.view.position('SOLUSDT').amt > 0);
   } finally {
     await trader.close();
+  }
+});
+
+test('order updates are pushed over GET /v1/events: the fill of a resting maker order arrives without polling', async () => {
+  const events401 = await request(`${gw.url}/v1/events`);
+  assert.equal(events401.statusCode, 401);
+  await events401.body.dump();
+
+  const client = new GatewayClient({ url: gw.url, token: token('t3'), trader: 't3', pollMs: 60_000 });
+  try {
+    await waitFor(() => client.eventsConnected, 'the event stream is up');
+    const bt = await fx.api.bookTicker('BNBUSDT');
+    client.send(
+      {
+        key: 'push:1',
+        symbol: 'BNBUSDT',
+        action: 'open',
+        side: 'BUY',
+        size: { quote: '150' },
+        style: { kind: 'maker', timeoutMs: 60_000, thenTaker: false },
+      },
+      { bid: Number(bt.bidPrice), ask: Number(bt.askPrice) },
+    );
+    await waitFor(() => client.counts().open === 1, 'the maker order rests on the book');
+    // The market falls through the bid: the resting buy fills.
+    await fx.collector.jump('BNBUSDT', -1);
+    await waitFor(() => client.counts().filled === 1, 'the fill was pushed');
+    assert.ok(client.stats.pushed >= 1);
+    assert.equal(client.stats.polled, 0, 'no status query was needed');
+    assert.ok(client.pendingFills('BNBUSDT') > 0);
+  } finally {
+    client.close();
   }
 });
