@@ -87,3 +87,21 @@ test('periodic re-sync runs on its own (unref timer) until stopped', async () =>
   clock.stop();
   assert.ok(calls >= 3);
 });
+
+test('the round trip is timed from the moment budget is granted (onSend), not while queueing', async () => {
+  const clock = new ExchangeClock({
+    samples: 2,
+    resyncMs: 0,
+    fetchServerTime: async (onSend) => {
+      // 300 ms in the throttler's queue, then a 4 ms exchange with a server 2 s ahead.
+      await new Promise((r) => setTimeout(r, 300));
+      onSend?.();
+      const start = Date.now();
+      await new Promise((r) => setTimeout(r, 4));
+      return start + 2 + 2000;
+    },
+  });
+  await clock.sync();
+  assert.ok(clock.rttMs < 100, `rtt ${clock.rttMs} ms excludes the queueing`);
+  assert.ok(Math.abs(clock.offsetMs - 2000) <= 20, `offset ${clock.offsetMs}`);
+});

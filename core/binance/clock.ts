@@ -6,8 +6,11 @@
 import type { Logger } from '../log.ts';
 
 export interface ExchangeClockOptions {
-  /** Fetches Binance's serverTime (GET /fapi/v1/time). */
-  fetchServerTime: () => Promise<number>;
+  /**
+   * Fetches Binance's serverTime (GET /fapi/v1/time). Calls `onSend` (when given) right before
+   * the request goes out, after any wait for rate-limit budget: the round trip starts there.
+   */
+  fetchServerTime: (onSend?: () => void) => Promise<number>;
   /** Re-sync period (ms); 0 disables the periodic re-sync. Default 5 minutes. */
   resyncMs?: number;
   /** Samples per sync (default 3). */
@@ -31,7 +34,7 @@ export class ExchangeClock {
   generation = 0;
   private inflight: Promise<number> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly fetchServerTime: () => Promise<number>;
+  private readonly fetchServerTime: (onSend?: () => void) => Promise<number>;
   private readonly resyncMs: number;
   private readonly samples: number;
   private readonly logger: Logger | undefined;
@@ -57,11 +60,14 @@ export class ExchangeClock {
     return this.lastSyncAt > 0;
   }
 
-  /** One measurement. */
+  /** One measurement; the round trip is timed from `onSend` (queueing for budget excluded). */
   async sample(): Promise<ClockSample> {
-    const wall0 = Date.now();
-    const t0 = performance.now();
-    const serverTime = await this.fetchServerTime();
+    let wall0 = Date.now();
+    let t0 = performance.now();
+    const serverTime = await this.fetchServerTime(() => {
+      wall0 = Date.now();
+      t0 = performance.now();
+    });
     const rttMs = performance.now() - t0;
     return { offsetMs: Math.round(serverTime - (wall0 + rttMs / 2)), rttMs };
   }

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type RunningSim, startSim } from '../../sim/index.ts';
 import { D, Decimal } from '../decimal.ts';
-import { FuturesApi, isBatchError } from './endpoints.ts';
+import { FuturesApi, isBatchError, newClientOrderId } from './endpoints.ts';
+import { UnknownOutcomeError } from './errors.ts';
 import { type CheckResult, RulesBook } from './filters.ts';
 import { type Income, type Order, ResponseShapeError } from './schemas.ts';
 import { TestRestCaller, TestRestError } from './testing.ts';
@@ -70,6 +71,13 @@ function lastCall(rest: FakeRest): Call {
   return rest.calls[rest.calls.length - 1];
 }
 
+/** The parameters without the generated client id (checked to be one). */
+function noGeneratedId<T extends Record<string, unknown>>(p: T, key = 'newClientOrderId'): Omit<T, string> {
+  const { [key]: id, ...rest } = p;
+  assert.match(String(id), /^fx-[0-9a-z]+-[0-9a-f]{16}$/, `${key} generated`);
+  return rest;
+}
+
 describe('FuturesApi parameters (fake RestCaller)', () => {
   const rest = new FakeRest(() => ORDER);
   const api = new FuturesApi(rest);
@@ -97,9 +105,39 @@ describe('FuturesApi parameters (fake RestCaller)', () => {
     });
   });
 
+  test('a client order id is generated when the caller gives none', async () => {
+    const rest = new FakeRest((c) => (c.path === '/fapi/v1/batchOrders' ? [ORDER, ORDER] : ORDER));
+    const api = new FuturesApi(rest);
+    const ids = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      await api.newOrder({ symbol: 'X', side: 'SELL', type: 'MARKET', quantity: '1' });
+      const id = String(lastCall(rest).params.newClientOrderId);
+      assert.match(id, /^[.A-Z:/a-z0-9_-]{1,36}$/, 'Binance alphabet, at most 36 chars');
+      assert.match(id, /^fx-/);
+      ids.add(id);
+    }
+    assert.equal(ids.size, 50, 'unique');
+    await api.batchOrders([
+      { symbol: 'X', side: 'BUY', type: 'MARKET', quantity: '1' },
+      { symbol: 'X', side: 'BUY', type: 'MARKET', quantity: '1', newClientOrderId: 'mine' },
+    ]);
+    const items = JSON.parse(String(lastCall(rest).params.batchOrders));
+    assert.match(items[0].newClientOrderId, /^fx-[0-9a-z]+-[0-9a-f]{16}$/);
+    assert.equal(items[1].newClientOrderId, 'mine', 'a given id is kept');
+    const custom = new FuturesApi(rest, { clientIdPrefix: 'bot7' });
+    await custom.newOrder({ symbol: 'X', side: 'BUY', type: 'MARKET', quantity: '1' });
+    assert.match(String(lastCall(rest).params.newClientOrderId), /^bot7-/);
+    assert.throws(() => new FuturesApi(rest, { clientIdPrefix: 'no spaces' }), TypeError);
+    assert.equal(newClientOrderId('x'.repeat(10)).length, 36);
+    assert.throws(() => newClientOrderId('x'.repeat(11)), TypeError);
+    // testOrder places nothing: no id is made up for it.
+    await api.testOrder({ symbol: 'X', side: 'BUY', type: 'MARKET', quantity: '1' });
+    assert.equal(lastCall(rest).params.newClientOrderId, undefined);
+  });
+
   test('flags only when true; every optional parameter under its Binance name', async () => {
     await api.newOrder({ symbol: 'X', side: 'SELL', type: 'MARKET', quantity: '1E+3', reduceOnly: false });
-    assert.deepEqual(lastCall(rest).params, {
+    assert.deepEqual(noGeneratedId(lastCall(rest).params), {
       symbol: 'X',
       side: 'SELL',
       type: 'MARKET',
@@ -119,7 +157,7 @@ describe('FuturesApi parameters (fake RestCaller)', () => {
       newOrderRespType: 'ACK',
       selfTradePreventionMode: 'EXPIRE_BOTH',
     });
-    assert.deepEqual(lastCall(rest).params, {
+    assert.deepEqual(noGeneratedId(lastCall(rest).params), {
       symbol: 'X',
       side: 'SELL',
       positionSide: 'SHORT',
@@ -161,25 +199,28 @@ describe('FuturesApi parameters (fake RestCaller)', () => {
     ]);
     const c = lastCall(r);
     assert.deepEqual([c.method, c.path, c.security], ['POST', '/fapi/v1/batchOrders', 'TRADE']);
-    assert.deepEqual(JSON.parse(String(c.params.batchOrders)), [
-      {
-        symbol: 'BTCUSDT',
-        side: 'BUY',
-        type: 'LIMIT',
-        timeInForce: 'GTC',
-        quantity: '0.001',
-        price: '10000',
-        newOrderRespType: 'RESULT',
-      },
-      {
-        symbol: 'BTCUSDT',
-        side: 'SELL',
-        type: 'MARKET',
-        quantity: '0.002',
-        reduceOnly: 'true',
-        newOrderRespType: 'RESULT',
-      },
-    ]);
+    assert.deepEqual(
+      JSON.parse(String(c.params.batchOrders)).map((i: Record<string, unknown>) => noGeneratedId(i)),
+      [
+        {
+          symbol: 'BTCUSDT',
+          side: 'BUY',
+          type: 'LIMIT',
+          timeInForce: 'GTC',
+          quantity: '0.001',
+          price: '10000',
+          newOrderRespType: 'RESULT',
+        },
+        {
+          symbol: 'BTCUSDT',
+          side: 'SELL',
+          type: 'MARKET',
+          quantity: '0.002',
+          reduceOnly: 'true',
+          newOrderRespType: 'RESULT',
+        },
+      ],
+    );
     assert.equal(isBatchError(items[0]), false);
     assert.equal(isBatchError(items[1]), true);
     assert.equal((items[0] as Order).price, '1.1240000');
@@ -224,7 +265,7 @@ describe('FuturesApi parameters (fake RestCaller)', () => {
       workingType: 'MARK_PRICE',
       priceProtect: true,
     });
-    assert.deepEqual(lastCall(r).params, {
+    assert.deepEqual(noGeneratedId(lastCall(r).params, 'clientAlgoId'), {
       algoType: 'CONDITIONAL',
       symbol: 'X',
       side: 'SELL',
@@ -325,29 +366,16 @@ describe('response schemas', () => {
 
   test('a wrong shape throws ResponseShapeError naming the endpoint and the field', async () => {
     await assert.rejects(
-      answering({ ...ORDER, price: 1.124 }).newOrder({
-        symbol: 'X',
-        side: 'BUY',
-        type: 'MARKET',
-        quantity: '1',
-      }),
+      answering({ ...ORDER, status: 'WEIRD' }).getOrder({ symbol: 'X', orderId: 1 }),
       (e) => {
         assert.ok(e instanceof ResponseShapeError);
-        assert.equal(e.endpoint, 'POST /fapi/v1/order');
+        assert.equal(e.endpoint, 'GET /fapi/v1/order');
         assert.match(
           e.message,
-          /^POST \/fapi\/v1\/order: unexpected response shape: price: .*\(got 1\.124\)/,
+          /^GET \/fapi\/v1\/order: unexpected response shape: status: .*\(got "WEIRD"\)/,
         );
         return true;
       },
-    );
-    await assert.rejects(
-      answering({ ...ORDER, status: 'WEIRD' }).getOrder({ symbol: 'X', orderId: 1 }),
-      /GET \/fapi\/v1\/order: .*status/,
-    );
-    await assert.rejects(
-      answering({ ...ORDER, origQty: 'abc' }).cancelOrder({ symbol: 'X', orderId: 1 }),
-      /DELETE \/fapi\/v1\/order: .*origQty/,
     );
     await assert.rejects(
       answering([[1, '1', '1', '1', '1', '1', 2, '1', 3, '1', '1']]).klines({ symbol: 'X', interval: '1m' }),
@@ -358,6 +386,61 @@ describe('response schemas', () => {
       answering([{ symbol: 'X', fundingRate: 0.0001, fundingTime: 1 }]).fundingRate(),
       /fundingRate/,
     );
+  });
+
+  test('a wrong shape on an order endpoint: the order happened, so UnknownOutcomeError with id and answer', async () => {
+    const odd = { ...ORDER, price: 1.124 };
+    await assert.rejects(
+      answering(odd).newOrder({
+        symbol: 'X',
+        side: 'BUY',
+        type: 'MARKET',
+        quantity: '1',
+        newClientOrderId: 'shape-1',
+      }),
+      (e) => {
+        assert.ok(e instanceof UnknownOutcomeError, String(e));
+        assert.equal(e.retrySafe, false);
+        assert.equal(e.clientOrderId, 'shape-1');
+        assert.deepEqual(e.raw, odd);
+        assert.equal(e.status, 200);
+        assert.ok(e.cause instanceof ResponseShapeError);
+        assert.match(
+          e.message,
+          /^POST \/fapi\/v1\/order: unexpected response shape: price: .*\(got 1\.124\)/,
+        );
+        return true;
+      },
+    );
+    // Cancels, modifies, batches and algo orders too; a generated id is carried as well.
+    await assert.rejects(
+      answering({ ...ORDER, origQty: 'abc' }).cancelOrder({ symbol: 'X', origClientOrderId: 'c-9' }),
+      (e) => e instanceof UnknownOutcomeError && e.clientOrderId === 'c-9' && /origQty/.test(e.message),
+    );
+    await assert.rejects(
+      answering({ ...ORDER, origQty: 'abc' }).modifyOrder({
+        symbol: 'X',
+        orderId: 1,
+        side: 'BUY',
+        quantity: '1',
+      }),
+      UnknownOutcomeError,
+    );
+    await assert.rejects(
+      answering({ not: 'a list' }).batchOrders([{ symbol: 'X', side: 'BUY', type: 'MARKET', quantity: '1' }]),
+      (e) => e instanceof UnknownOutcomeError && /^fx-/.test(e.clientOrderId ?? ''),
+    );
+    await assert.rejects(
+      answering({ algoId: 'x' }).newAlgoOrder({
+        symbol: 'X',
+        side: 'SELL',
+        type: 'STOP_MARKET',
+        triggerPrice: '1',
+      }),
+      (e) => e instanceof UnknownOutcomeError && /^fx-/.test(e.clientOrderId ?? ''),
+    );
+    // Reads and settings stay ResponseShapeError.
+    await assert.rejects(answering({ leverage: 'x' }).setLeverage('X', 5), ResponseShapeError);
   });
 
   test('klines: 12-element rows become named objects', async () => {

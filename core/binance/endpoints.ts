@@ -2,7 +2,9 @@
 //
 // Every method sends Binance's parameter names with the right security type, and parses the answer
 // with the schemas of schemas.ts; an answer of the wrong shape throws ResponseShapeError naming the
-// endpoint ("GET /fapi/v1/order: unexpected response shape: ...").
+// endpoint ("GET /fapi/v1/order: unexpected response shape: ..."), except on the endpoints that
+// place, modify or cancel orders: there the request happened, so it is an UnknownOutcomeError
+// carrying the client order id and the raw answer.
 //
 // Decisions:
 // - Decimal parameters (quantity, price, triggerPrice, ...) accept a Decimal or decimal text and
@@ -16,11 +18,15 @@
 // - Boolean flags (reduceOnly, closePosition) are sent only when true: Binance rejects an explicit
 //   reduceOnly in Hedge Mode (-1106) even when "false".
 // - LIMIT orders without timeInForce are sent with GTC.
+// - newOrder, batchOrders and newAlgoOrder generate a client order id (clientAlgoId) when the caller
+//   gives none (newClientOrderId()), so an unknown outcome can always be settled by a query.
 // - Batch answers keep Binance's per-item shape: an Order, or `{code, msg}` (see isBatchError).
 // - leverageBracket always resolves to an array (Binance answers one object when a symbol is sent).
 
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { Decimal } from '../decimal.ts';
+import { clientOrderIdOf, isOrderPlacing, UnknownOutcomeError } from './errors.ts';
 import {
   AccountConfigSchema,
   AccountV2Schema,
@@ -68,6 +74,7 @@ import {
   type PriceMatch,
   parseResponse,
   RateLimitSchema,
+  ResponseShapeError,
   type SelfTradePreventionMode,
   ServerTimeSchema,
   type Side,
@@ -187,9 +194,23 @@ export interface IncomeAllQuery {
 export interface FuturesApiOptions {
   /** newOrderRespType sent when an order does not state one (default RESULT). */
   respType?: RespType;
+  /** Prefix of generated client order ids (default 'fx'; Binance alphabet, at most 10 chars). */
+  clientIdPrefix?: string;
 }
 
 const CLIENT_ID_RE = /^[.A-Z:/a-z0-9_-]{1,36}$/;
+
+/**
+ * A fresh client order id in Binance's alphabet (`^[.A-Z:/a-z0-9_-]{1,36}$`): the prefix, the
+ * time in base 36 and 64 random bits, e.g. "fx-m1abc2de-9f3a0c1b2d4e5f60" (≤ 36 chars).
+ */
+export function newClientOrderId(prefix = 'fx'): string {
+  if (!/^[.A-Z:/a-z0-9_-]{1,10}$/.test(prefix))
+    throw new TypeError(
+      `client id prefix must be 1..10 chars of [.A-Z:/a-z0-9_-]: ${JSON.stringify(prefix)}`,
+    );
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`;
+}
 const MAX_INCOME_LIMIT = 1000;
 
 /** Decimal → plain text (never exponent form); undefined stays undefined. */
@@ -240,10 +261,13 @@ const ListOf = <S extends z.ZodType>(s: S) => s.array();
 export class FuturesApi {
   private readonly rest: RestCaller;
   readonly respType: RespType;
+  readonly clientIdPrefix: string;
 
   constructor(rest: RestCaller, opts: FuturesApiOptions = {}) {
     this.rest = rest;
     this.respType = opts.respType ?? 'RESULT';
+    this.clientIdPrefix = opts.clientIdPrefix ?? 'fx';
+    newClientOrderId(this.clientIdPrefix); // validates the prefix
   }
 
   private async call<S extends z.ZodType>(
@@ -254,7 +278,22 @@ export class FuturesApi {
     params: RequestParams = {},
   ): Promise<z.output<S>> {
     const data = await this.rest.request(method, path, params, { security });
-    return parseResponse(schema, data, `${method} ${path}`);
+    try {
+      return parseResponse(schema, data, `${method} ${path}`);
+    } catch (err) {
+      // The exchange accepted the request: an order may exist whatever the answer looks like.
+      if (err instanceof ResponseShapeError && isOrderPlacing(method, path)) {
+        throw new UnknownOutcomeError(`${err.message} (the request was accepted: outcome unknown)`, {
+          status: 200,
+          method,
+          path,
+          cause: err,
+          clientOrderId: clientOrderIdOf(params),
+          raw: data,
+        });
+      }
+      throw err;
+    }
   }
 
   // ---------------------------------------------------------------- market data (NONE)
@@ -497,8 +536,15 @@ export class FuturesApi {
     return out as Record<string, string | number>;
   }
 
+  /** Places an order; a missing newClientOrderId is generated (see newClientOrderId()). */
   async newOrder(p: NewOrderParams): Promise<Order> {
-    return this.call('POST', '/fapi/v1/order', 'TRADE', OrderSchema, this.orderParams(p));
+    return this.call('POST', '/fapi/v1/order', 'TRADE', OrderSchema, this.orderParams(this.withId(p)));
+  }
+
+  private withId(p: NewOrderParams): NewOrderParams {
+    return p.newClientOrderId === undefined
+      ? { ...p, newClientOrderId: newClientOrderId(this.clientIdPrefix) }
+      : p;
   }
 
   /** Validated by Binance, not placed. Resolves with the order-shaped echo when one is sent. */
@@ -513,12 +559,15 @@ export class FuturesApi {
     return 'orderId' in r ? (r as Order) : undefined;
   }
 
-  /** Up to 5 orders; the answer is in request order, each an Order or `{code, msg}`. */
+  /**
+   * Up to 5 orders; the answer is in request order, each an Order or `{code, msg}`. Missing client
+   * order ids are generated.
+   */
   async batchOrders(orders: NewOrderParams[]): Promise<BatchItem[]> {
     if (orders.length < 1 || orders.length > 5)
       throw new RangeError(`batchOrders takes 1 to 5 orders, got ${orders.length} (Binance answers -4082)`);
     const items = orders.map((o) => {
-      const p = this.orderParams(o);
+      const p = this.orderParams(this.withId(o));
       const strings: Record<string, string> = {};
       for (const [k, v] of Object.entries(p)) strings[k] = String(v);
       return strings;
@@ -652,7 +701,7 @@ export class FuturesApi {
         reduceOnly: flag(p.reduceOnly),
         activatePrice: dec(p.activatePrice, 'activatePrice'),
         callbackRate: dec(p.callbackRate, 'callbackRate'),
-        clientAlgoId: clientId(p.clientAlgoId, 'clientAlgoId'),
+        clientAlgoId: clientId(p.clientAlgoId ?? newClientOrderId(this.clientIdPrefix), 'clientAlgoId'),
         newOrderRespType: p.newOrderRespType,
         selfTradePreventionMode: p.selfTradePreventionMode,
         goodTillDate: p.goodTillDate,

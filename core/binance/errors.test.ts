@@ -12,6 +12,7 @@ import {
   IpBannedError,
   isOrderPlacing,
   isRetrySafe,
+  isWrite,
   ListenKeyError,
   MarginError,
   NetworkError,
@@ -23,6 +24,7 @@ import {
   transportError,
   UnknownOutcomeError,
 } from './errors.ts';
+import referenceCodes from './testdata/reference-codes.json' with { type: 'json' };
 
 test('every code of the shared code table has a category', () => {
   const missing = Object.keys(BINANCE_CODES)
@@ -31,6 +33,34 @@ test('every code of the shared code table has a category', () => {
   assert.deepEqual(missing, []);
   assert.equal(categoryOf(-1199), 'invalid-request', 'unlisted -11xx by range');
   assert.equal(categoryOf(-4999), 'order-rejected');
+});
+
+test('every code listed in the reference (§5.2, fixture) is in codes.ts and has a category', () => {
+  const listed = referenceCodes.codes;
+  assert.ok(listed.length >= 150, `${listed.length} codes in the fixture`);
+  for (const c of [-1113, -4167, -4172, -4202, -4208, -4400, -4403, -1004, -2026, -4049, -4057, -4109]) {
+    assert.ok(
+      listed.some((x) => x.code === c),
+      `fixture lists ${c}`,
+    );
+  }
+  const noCategory = listed.filter((c) => CODE_CATEGORY[c.code] === undefined).map((c) => c.code);
+  assert.deepEqual(noCategory, [], 'codes without a category');
+  const notInTable = listed.filter((c) => BINANCE_CODES[c.code] === undefined).map((c) => c.code);
+  assert.deepEqual(notInTable, [], 'codes missing from codes.ts');
+  // Where the reference names a code, codes.ts uses that name.
+  const renamed = listed.filter(
+    (c) => c.name !== null && c.name.toUpperCase().replace(/ /g, '_') !== BINANCE_CODES[c.code].name,
+  );
+  assert.deepEqual(renamed, []);
+  // Every listed code becomes the class of its category on a GET with HTTP 400.
+  for (const { code } of listed) {
+    const e = toBinanceError(400, { code, msg: 'x' }, { method: 'GET', path: '/fapi/v1/order' });
+    assert.equal(e.code, code);
+    assert.ok(e instanceof BinanceError);
+  }
+  assert.equal(categoryOf(-5028), 'clock', '-5028 ME_RECVWINDOW_REJECT: re-sync and retry like -1021');
+  assert.ok(toBinanceError(400, { code: -5028, msg: 'x' }, {}) instanceof ClockError);
 });
 
 test('codes map to the typed classes', () => {
@@ -112,7 +142,7 @@ test('429 and 418: Retry-After and "banned until <ms>"', () => {
   assert.ok(ban2 instanceof IpBannedError && ban2.until === 61_000);
 });
 
-test('5xx, -1006/-1007 and timeouts: unknown outcome on order-placing endpoints, server error elsewhere', () => {
+test('5xx, -1000/-1006/-1007 and timeouts: unknown outcome on every write, server error on GETs', () => {
   const unknown = { code: -1007, msg: 'Unknown error, please check your request or try again later.' };
   const params = { symbol: 'BTCUSDT', newClientOrderId: 'fleet-1' };
   for (const [method, path] of [
@@ -131,13 +161,56 @@ test('5xx, -1006/-1007 and timeouts: unknown outcome on order-placing endpoints,
     assert.equal(isRetrySafe(e), false);
     assert.equal(e.clientOrderId, 'fleet-1');
   }
-  assert.ok(
-    toBinanceError(
-      503,
-      { code: -1001, msg: 'Service Unavailable.' },
-      { method: 'POST', path: '/fapi/v1/order' },
-    ) instanceof UnknownOutcomeError,
+  // Non-order writes: the effect is unknown too (never retry-safe).
+  for (const [method, path] of [
+    ['POST', '/fapi/v1/positionMargin'],
+    ['DELETE', '/fapi/v1/allOpenOrders'],
+    ['POST', '/fapi/v1/leverage'],
+    ['POST', '/fapi/v1/countdownCancelAll'],
+  ]) {
+    assert.equal(isWrite(method), true);
+    for (const body of [unknown, { code: -1006, msg: 'x' }, '<html>bad gateway</html>']) {
+      const e = toBinanceError(typeof body === 'string' ? 502 : 503, body, { method, path });
+      assert.ok(e instanceof UnknownOutcomeError && !e.retrySafe, `${method} ${path} ${e.name}`);
+    }
+    const t = transportError(Object.assign(new Error('timeout'), { code: 'TIMEOUT' }), {
+      method,
+      path,
+      sent: true,
+    });
+    assert.ok(t instanceof UnknownOutcomeError && !t.retrySafe, `timeout on ${method} ${path}`);
+    assert.ok(toBinanceError(408, '', { method, path }) instanceof UnknownOutcomeError);
+  }
+  // -1000 UNKNOWN with HTTP 400 on an order: unknown, not retry-safe.
+  const u1000 = toBinanceError(
+    400,
+    { code: -1000, msg: 'An unknown error occured while processing the request.' },
+    { method: 'POST', path: '/fapi/v1/order', params },
   );
+  assert.ok(u1000 instanceof UnknownOutcomeError && !u1000.retrySafe && u1000.clientOrderId === 'fleet-1');
+  assert.ok(
+    toBinanceError(400, { code: -1000, msg: 'x' }, { method: 'GET', path: '/fapi/v1/order' }).retrySafe,
+  );
+  // §5.1: the 503 variants by message text. Only "Unknown error…" is unknown; the rest certainly failed.
+  for (const body of [
+    { code: -1001, msg: 'Service Unavailable.' },
+    { msg: 'Service Unavailable.' },
+    'Service Unavailable.',
+    { code: -1001, msg: 'Internal error; unable to process your request. Please try again.' },
+    {
+      code: -1008,
+      msg: 'Request throttled by system-level protection. Reduce-only/close-position orders are exempt. Please try again.',
+    },
+  ]) {
+    const e = toBinanceError(503, body, { method: 'POST', path: '/fapi/v1/order', params });
+    assert.ok(e instanceof ServerError && e.retrySafe, `${JSON.stringify(body)} → ${e.name}`);
+  }
+  const byText = toBinanceError(
+    503,
+    { code: -1001, msg: 'Unknown error, please check your request or try again later.' },
+    { method: 'POST', path: '/fapi/v1/order' },
+  );
+  assert.ok(byText instanceof UnknownOutcomeError, 'the message text decides, not the code');
   assert.ok(
     toBinanceError(400, { code: -1006, msg: 'x' }, { method: 'POST', path: '/fapi/v1/order' }) instanceof
       UnknownOutcomeError,
@@ -151,9 +224,6 @@ test('5xx, -1006/-1007 and timeouts: unknown outcome on order-placing endpoints,
     assert.ok(e instanceof ServerError, `GET ${status}`);
     assert.ok(isRetrySafe(e));
   }
-  assert.ok(
-    toBinanceError(503, unknown, { method: 'POST', path: '/fapi/v1/leverage' }) instanceof ServerError,
-  );
 
   const timeout = Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
   const t1 = transportError(timeout, { method: 'POST', path: '/fapi/v1/order', params, sent: true });
@@ -164,6 +234,13 @@ test('5xx, -1006/-1007 and timeouts: unknown outcome on order-placing endpoints,
   const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
   const n = transportError(refused, { method: 'POST', path: '/fapi/v1/order', sent: false });
   assert.ok(n instanceof NetworkError && n.retrySafe);
+  // A batch names the ids of its items.
+  const batch = toBinanceError(503, unknown, {
+    method: 'POST',
+    path: '/fapi/v1/batchOrders',
+    params: { batchOrders: JSON.stringify([{ newClientOrderId: 'a-1' }, { newClientOrderId: 'a-2' }]) },
+  });
+  assert.ok(batch instanceof UnknownOutcomeError && batch.clientOrderId === 'a-1,a-2');
 });
 
 test('answers without a Binance code', () => {

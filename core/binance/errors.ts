@@ -1,8 +1,11 @@
 // Typed Binance errors. Every Binance error code maps through ONE table (CODE_CATEGORY) to a
 // category, and every category to one class; HTTP status and the endpoint decide the rest:
-// 429 → RateLimitError, 418 → IpBannedError, 5xx / -1006 / -1007 / timeouts on an order-placing
-// endpoint → UnknownOutcomeError (the order may exist: settle it by client order id, never retry
-// blindly), 5xx elsewhere → ServerError (retry-safe).
+// 429 → RateLimitError, 418 → IpBannedError; a 5xx / -1000 / -1006 / -1007 / a timeout on any
+// write (not a GET) → UnknownOutcomeError (it may have happened: an order may exist; settle it by
+// client order id, never retry blindly); the same on a GET → ServerError (retry-safe). The 503
+// variants are told apart by message text (reference §5.1): "Service Unavailable.", -1001
+// "Internal error…" and -1008 "throttled" are certain failures (ServerError, retry-safe, on
+// writes too); only "Unknown error, please check your request…" is an unknown outcome.
 //
 // `retrySafe` means: the request certainly had no effect, and sending it again (later) may
 // succeed. Rejections that will fail again (auth, filters, margin, bad parameters) are not
@@ -29,7 +32,8 @@ export type ErrorCategory =
  */
 export const CODE_CATEGORY: Readonly<Record<number, ErrorCategory>> = {
   // 10xx general
-  [-1000]: 'server', // UNKNOWN (HTTP 500)
+  [-1000]: 'unknown-outcome', // UNKNOWN "An unknown error occured while processing the request."
+
   [-1001]: 'server', // DISCONNECTED "Internal error; unable to process your request"
   [-1002]: 'auth', // UNAUTHORIZED
   [-1003]: 'rate-limit', // TOO_MANY_REQUESTS (429, or 418 when banned)
@@ -62,6 +66,7 @@ export const CODE_CATEGORY: Readonly<Record<number, ErrorCategory>> = {
   [-1110]: 'invalid-request',
   [-1111]: 'filter', // BAD_PRECISION
   [-1112]: 'order-rejected', // NO_DEPTH
+  [-1113]: 'invalid-request', // WITHDRAW_NOT_NEGATIVE
   [-1114]: 'invalid-request',
   [-1115]: 'invalid-request',
   [-1116]: 'invalid-request',
@@ -152,12 +157,29 @@ export const CODE_CATEGORY: Readonly<Record<number, ErrorCategory>> = {
   [-4161]: 'order-rejected',
   [-4164]: 'filter', // MIN_NOTIONAL
   [-4165]: 'invalid-request', // INVALID_TIME_INTERVAL
+  [-4167]: 'order-rejected', // -4167..-4172: multi-assets mode conflicts (a setting change refused)
+  [-4168]: 'order-rejected',
+  [-4169]: 'order-rejected',
+  [-4170]: 'order-rejected',
+  [-4171]: 'order-rejected',
+  [-4172]: 'order-rejected',
   [-4183]: 'filter',
   [-4184]: 'filter',
   [-4192]: 'order-rejected', // COOLING_OFF_PERIOD
-  [-4209]: 'invalid-request',
+  [-4202]: 'order-rejected', // -4202..-4209: leverage KYC / limits
+  [-4203]: 'order-rejected',
+  [-4204]: 'order-rejected',
+  [-4205]: 'order-rejected',
+  [-4206]: 'order-rejected',
+  [-4207]: 'order-rejected',
+  [-4208]: 'order-rejected',
+  [-4209]: 'invalid-request', // leverage above the symbol's max
   [-4210]: 'filter',
   [-4211]: 'filter',
+  [-4400]: 'order-rejected', // -4400..-4403: quantitative rules / compliance (only reduceOnly allowed, region)
+  [-4401]: 'order-rejected',
+  [-4402]: 'order-rejected',
+  [-4403]: 'order-rejected',
   // 50xx order execution
   [-5000]: 'invalid-request', // path retired / invalid
   [-5021]: 'order-rejected', // FOK_ORDER_REJECT
@@ -166,7 +188,7 @@ export const CODE_CATEGORY: Readonly<Record<number, ErrorCategory>> = {
   [-5025]: 'invalid-request', // LIMIT_ORDER_ONLY
   [-5026]: 'order-rejected',
   [-5027]: 'order-rejected', // SAME_ORDER
-  [-5028]: 'order-rejected', // ME_RECVWINDOW_REJECT
+  [-5028]: 'clock', // ME_RECVWINDOW_REJECT: timestamp outside the ME recvWindow, rejected before execution
   [-5029]: 'filter', // MODIFICATION_MIN_NOTIONAL
   [-5037]: 'invalid-request',
   [-5038]: 'invalid-request',
@@ -189,13 +211,24 @@ export function categoryOf(code: number): ErrorCategory {
 }
 
 /**
- * Endpoints whose unknown outcome may leave an order (or a cancel/modify) executed: POST/PUT/DELETE
- * order, batchOrders, algoOrder.
+ * Endpoints that place, modify or cancel orders: POST/PUT/DELETE order, batchOrders, algoOrder.
+ * (Every write, not only these, is an unknown outcome when its answer is lost: see isWrite.)
  */
 export function isOrderPlacing(method: string, path: string): boolean {
   if (method === 'GET') return false;
   return path === '/fapi/v1/order' || path === '/fapi/v1/batchOrders' || path === '/fapi/v1/algoOrder';
 }
+
+/** Any request but a GET changes something: a lost answer leaves its effect unknown. */
+export function isWrite(method: string | undefined): boolean {
+  return method !== undefined && method.toUpperCase() !== 'GET';
+}
+
+/** 503 "Unknown error, please check your request or try again later.": reached the engine, status unknown. */
+const UNKNOWN_503_RE = /^Unknown error, please check your request/i;
+/** Certain failures whatever the endpoint (reference §5.1 B, C, D). */
+const CERTAIN_FAILURE_RE = /^Service Unavailable|^Internal error; unable to process your request|throttled/i;
+const CERTAIN_FAILURE_CODES = new Set([-1001, -1008, -1016]);
 
 export interface ErrorInit {
   code?: number;
@@ -230,12 +263,33 @@ export class BinanceError extends Error {
 export class RateLimitError extends BinanceError {
   /** How long to wait before this budget has room (Retry-After, or the local estimate). */
   readonly retryAfterMs: number | undefined;
-  /** Which budget: the IP's request weight or the account's order count. */
-  readonly scope: 'ip' | 'orders';
-  constructor(message: string, init: ErrorInit & { retryAfterMs?: number; scope?: 'ip' | 'orders' } = {}) {
+  /**
+   * Which budget: the IP's request weight, the account's order count, or one of the IP's
+   * request-count pools (fundingRate/fundingInfo, /futures/data/*).
+   */
+  readonly scope: RateLimitScope;
+  constructor(message: string, init: ErrorInit & { retryAfterMs?: number; scope?: RateLimitScope } = {}) {
     super(message, init, true);
     this.retryAfterMs = init.retryAfterMs;
     this.scope = init.scope ?? 'ip';
+  }
+}
+
+export type RateLimitScope = 'ip' | 'orders' | 'pool';
+
+/**
+ * The request waited its maximum (maxWaitMs) for rate-limit budget and was NOT sent: retry-safe.
+ * Raised instead of sending an order (or a read) long after the caller asked for it.
+ */
+export class ThrottleTimeoutError extends RateLimitError {
+  /** How long it waited in the queue (0: refused at once, the wait was certain to be longer). */
+  readonly waitedMs: number;
+  constructor(
+    message: string,
+    init: ErrorInit & { retryAfterMs?: number; scope?: RateLimitScope; waitedMs?: number } = {},
+  ) {
+    super(message, init);
+    this.waitedMs = init.waitedMs ?? 0;
   }
 }
 
@@ -250,7 +304,7 @@ export class IpBannedError extends BinanceError {
   }
 }
 
-/** -1021: timestamp outside recvWindow. The client re-syncs and retries once before raising it. */
+/** -1021 / -5028: timestamp outside (ME) recvWindow. The client re-syncs and retries once before raising it. */
 export class ClockError extends BinanceError {
   constructor(message: string, init: ErrorInit = {}) {
     super(message, init, true);
@@ -277,19 +331,23 @@ export class InvalidRequestError extends BinanceError {}
 
 /**
  * The request reached the exchange (or may have) and its effect is unknown: 5xx, 503 "Unknown
- * error", -1006, -1007, a timeout or a dropped connection after sending, on an order-placing
- * endpoint. The order may exist: settle it by a query by client order id or the user stream.
+ * error", -1000, -1006, -1007, a timeout or a dropped connection after sending, an answer of the
+ * wrong shape, on a write (any method but GET). An order may exist: settle it by a query by
+ * client order id or the user stream.
  */
 export class UnknownOutcomeError extends BinanceError {
   /** newClientOrderId / origClientOrderId / clientAlgoId of the request, when it had one. */
   readonly clientOrderId?: string;
-  constructor(message: string, init: ErrorInit & { clientOrderId?: string } = {}) {
+  /** The answer, when one arrived (e.g. a 200 body that failed the schema). */
+  readonly raw?: unknown;
+  constructor(message: string, init: ErrorInit & { clientOrderId?: string; raw?: unknown } = {}) {
     super(message, init, false);
     if (init.clientOrderId !== undefined) this.clientOrderId = init.clientOrderId;
+    if (init.raw !== undefined) this.raw = init.raw;
   }
 }
 
-/** 5xx (or a timeout / dropped connection) on a non-order endpoint: safe to retry. */
+/** 5xx (or a timeout / dropped connection) on a GET, or a certain server-side failure: safe to retry. */
 export class ServerError extends BinanceError {
   constructor(message: string, init: ErrorInit = {}) {
     super(message, init, true);
@@ -331,11 +389,21 @@ function retryAfterMsOf(ctx: ErrorContext): number | undefined {
   return Number.isFinite(s) && s >= 0 ? s * 1000 : undefined;
 }
 
-function clientOrderIdOf(params: Record<string, unknown> | undefined): string | undefined {
+/** The client order id a request names (newClientOrderId, origClientOrderId, clientAlgoId, or the batch's). */
+export function clientOrderIdOf(params: Record<string, unknown> | undefined): string | undefined {
   if (!params) return undefined;
   for (const k of ['newClientOrderId', 'origClientOrderId', 'clientAlgoId']) {
     const v = params[k];
     if (typeof v === 'string' && v !== '') return v;
+  }
+  // batchOrders: the ids of the items, comma-separated.
+  const batch = params.batchOrders;
+  if (typeof batch === 'string') {
+    try {
+      const items = JSON.parse(batch) as Array<{ newClientOrderId?: unknown }>;
+      const ids = items.map((i) => i?.newClientOrderId).filter((x): x is string => typeof x === 'string');
+      if (ids.length > 0) return ids.join(',');
+    } catch {}
   }
   return undefined;
 }
@@ -374,7 +442,7 @@ export function toBinanceError(status: number, body: unknown, ctx: ErrorContext 
   const init: ErrorInit = { code, status, method, path: ctx.path };
   const where = method && ctx.path ? ` (${method} ${ctx.path})` : '';
   const text = `${msg ?? `HTTP ${status}`}${where}`;
-  const orderPlacing = method !== undefined && ctx.path !== undefined && isOrderPlacing(method, ctx.path);
+  const write = isWrite(method);
   const now = ctx.now ?? Date.now();
 
   if (status === 418) {
@@ -395,7 +463,13 @@ export function toBinanceError(status: number, body: unknown, ctx: ErrorContext 
   const category = code === undefined ? undefined : categoryOf(code);
   const serverSide = status >= 500 || category === 'unknown-outcome';
   if (serverSide) {
-    if (orderPlacing) {
+    // §5.1: by message text first ("Unknown error…" is unknown whatever its code), then by code.
+    const unknownText = msg !== undefined && UNKNOWN_503_RE.test(msg);
+    const certain =
+      !unknownText &&
+      ((msg !== undefined && CERTAIN_FAILURE_RE.test(msg)) ||
+        (code !== undefined && CERTAIN_FAILURE_CODES.has(code)));
+    if (write && !certain) {
       return new UnknownOutcomeError(text, { ...init, clientOrderId: clientOrderIdOf(ctx.params) });
     }
     return new ServerError(text, init);
@@ -405,7 +479,7 @@ export function toBinanceError(status: number, body: unknown, ctx: ErrorContext 
   if (category === undefined) {
     // No Binance code: a proxy, the WAF (403), a backend timeout (408).
     if (status === 408) {
-      return orderPlacing
+      return write
         ? new UnknownOutcomeError(text, { ...init, clientOrderId: clientOrderIdOf(ctx.params) })
         : new ServerError(text, init);
     }
@@ -427,7 +501,7 @@ export function transportError(err: unknown, ctx: ErrorContext & { sent: boolean
   const where = method && ctx.path ? ` (${method} ${ctx.path})` : '';
   const text = `${e?.code ?? 'network error'}: ${e?.message ?? String(err)}${where}`;
   if (!ctx.sent) return new NetworkError(text, init);
-  if (method !== undefined && ctx.path !== undefined && isOrderPlacing(method, ctx.path)) {
+  if (isWrite(method)) {
     return new UnknownOutcomeError(text, { ...init, clientOrderId: clientOrderIdOf(ctx.params) });
   }
   return new ServerError(text, init);

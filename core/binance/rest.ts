@@ -2,8 +2,12 @@
 // address when given, gzip), Binance's request conventions (GET/DELETE parameters in the query,
 // POST/PUT in a form body; signed requests get exchange timestamp, recvWindow and the signature
 // last), the throttler (budget before sending, header clamp after), the exchange clock (re-sync
-// and one retry on -1021, which the exchange rejected before execution) and typed errors. Order
-// placement is never retried: an unknown outcome reaches the caller as UnknownOutcomeError.
+// and one retry on -1021 / -5028, which the exchange rejected before execution) and typed errors.
+// Order placement is never retried: an unknown outcome reaches the caller as UnknownOutcomeError.
+//
+// Queueing for budget: clock samples (GET /fapi/v1/time) go first, then writes (anything not a
+// GET), then reads; a weight-0 order only checks the ban/pause fence. No request waits longer
+// than maxWriteWaitMs / maxReadWaitMs: it fails unsent with ThrottleTimeoutError instead.
 
 import type { KeyObject } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
@@ -15,9 +19,8 @@ import {
   AuthError,
   type BinanceError,
   ClockError,
-  CONNECT_ERROR_CODES,
+  clientOrderIdOf,
   IpBannedError,
-  isOrderPlacing,
   RateLimitError,
   ServerError,
   toBinanceError,
@@ -31,6 +34,7 @@ import {
   type BudgetUsage,
   DEFAULT_SAFETY_MARGIN,
   type Permit,
+  Priority,
   sharedThrottler,
   type Throttler,
 } from './throttle.ts';
@@ -44,7 +48,7 @@ import {
   type Security,
   simulator,
 } from './types.ts';
-import { endpointWeight } from './weights.ts';
+import { endpointWeight, type PoolName } from './weights.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -77,7 +81,19 @@ export interface BinanceRestOptions {
   throttler?: Throttler;
   /** Keep-alive connections of the pool (default 16). */
   connections?: number;
+  /**
+   * The longest wait for rate-limit budget of a write (anything not a GET) and of a clock sample;
+   * past it the request fails unsent with ThrottleTimeoutError (retry-safe). Default 10 000.
+   */
+  maxWriteWaitMs?: number;
+  /** The same for reads (GET). Default 120 000 (a full window plus a 429 pause). */
+  maxReadWaitMs?: number;
+  /** IP weight reads may not use, kept for clock samples and writes (default 0.5 % of the budget, ≥ 3). */
+  reserveWeight?: number;
 }
+
+export const DEFAULT_MAX_WRITE_WAIT_MS = 10_000;
+export const DEFAULT_MAX_READ_WAIT_MS = 120_000;
 
 export interface RestUsage {
   origin: string;
@@ -101,6 +117,8 @@ export interface RestUsage {
   queued: number;
   waits: number;
   waitedMs: number;
+  /** Requests that gave up waiting for budget on this address (ThrottleTimeoutError). */
+  timeouts: number;
   orders10s?: number;
   orders1m?: number;
   clockOffsetMs: number;
@@ -152,6 +170,14 @@ const INACCURATE_WEIGHT_HEADER = new Set(['/fapi/v1/ticker/bookTicker', '/fapi/v
 const SIGN_PARAMS = new Set(['timestamp', 'signature', 'recvWindow']);
 const MAX_RECV_WINDOW = 60_000;
 
+/** recvWindow must be a whole number of ms in 1..60000 (Binance's maximum); thrown before sending. */
+function checkRecvWindow(v: number): number {
+  if (!(Number.isInteger(v) && v > 0 && v <= MAX_RECV_WINDOW)) {
+    throw new RangeError(`recvWindow must be a whole number of ms in 1..${MAX_RECV_WINDOW}, got ${v}`);
+  }
+  return v;
+}
+
 function headerOf(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v[0] : v;
@@ -169,16 +195,6 @@ class TransportFailure extends Error {
   }
 }
 
-function isConnectError(err: unknown): boolean {
-  const e = err as { code?: string; syscall?: string; cause?: { code?: string; syscall?: string } };
-  const code = e?.code ?? e?.cause?.code;
-  if (code !== undefined && CONNECT_ERROR_CODES.has(code)) return true;
-  if (code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') return true;
-  if (code?.startsWith('UND_ERR_INVALID') || code?.startsWith('ERR_INVALID')) return true;
-  const syscall = e?.syscall ?? e?.cause?.syscall;
-  return syscall === 'connect' || syscall === 'getaddrinfo';
-}
-
 export class BinanceRest implements RestCaller {
   readonly endpoints: Endpoints;
   readonly origin: string;
@@ -194,6 +210,9 @@ export class BinanceRest implements RestCaller {
   private readonly pool: Pool;
   private readonly addressBudget: Budget;
   private readonly accountBudget: Budget | undefined;
+  private readonly poolBudgets: Record<PoolName, Budget>;
+  readonly maxWriteWaitMs: number;
+  readonly maxReadWaitMs: number;
   private readonly abort = new AbortController();
   private readonly hdrPublic: Record<string, string>;
   private readonly hdrKey: Record<string, string>;
@@ -209,10 +228,9 @@ export class BinanceRest implements RestCaller {
     const url = new URL(this.endpoints.rest);
     this.origin = url.origin;
     this.localAddress = opts.localAddress;
-    this.recvWindow = opts.recvWindow ?? 5000;
-    if (!(this.recvWindow > 0 && this.recvWindow <= MAX_RECV_WINDOW)) {
-      throw new RangeError(`recvWindow must be in 1..${MAX_RECV_WINDOW}, got ${this.recvWindow}`);
-    }
+    this.recvWindow = checkRecvWindow(opts.recvWindow ?? 5000);
+    this.maxWriteWaitMs = opts.maxWriteWaitMs ?? DEFAULT_MAX_WRITE_WAIT_MS;
+    this.maxReadWaitMs = opts.maxReadWaitMs ?? DEFAULT_MAX_READ_WAIT_MS;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.logger = opts.logger ?? createLogger('binance-rest');
     this.whenBanned = opts.whenBanned ?? 'fail';
@@ -226,9 +244,15 @@ export class BinanceRest implements RestCaller {
       ordersPer10s: opts.ordersPer10s,
       ordersPerMinute: opts.ordersPerMinute,
       safetyMargin: opts.safetyMargin ?? DEFAULT_SAFETY_MARGIN,
+      reserveWeight: opts.reserveWeight,
       logger: this.logger,
     };
-    this.addressBudget = this.throttler.address(`${this.origin}|${address}`, address, cfg);
+    const addressKey = `${this.origin}|${address}`;
+    this.addressBudget = this.throttler.address(addressKey, address, cfg);
+    this.poolBudgets = {
+      funding: this.throttler.pool(addressKey, address, 'funding', cfg),
+      futuresData: this.throttler.pool(addressKey, address, 'futuresData', cfg),
+    };
     this.accountBudget = this.apiKey
       ? this.throttler.account(`${this.origin}|${this.apiKey}`, `${this.apiKey.slice(0, 8)}…`, cfg)
       : undefined;
@@ -244,9 +268,17 @@ export class BinanceRest implements RestCaller {
       keepAliveTimeout: 30_000,
     });
     this.clock = new ExchangeClock({
-      fetchServerTime: async () =>
-        (await this.request<{ serverTime: number }>('GET', '/fapi/v1/time', undefined, { security: 'NONE' }))
-          .serverTime,
+      // The sample's round trip starts when budget is granted (onSend), not while it waits.
+      fetchServerTime: async (onSend) =>
+        (
+          await this.perform<{ serverTime: number }>(
+            'GET',
+            '/fapi/v1/time',
+            undefined,
+            { security: 'NONE', maxWaitMs: this.maxWriteWaitMs },
+            onSend,
+          )
+        ).serverTime,
       resyncMs: opts.clockSyncMs,
       logger: this.logger,
     });
@@ -267,11 +299,22 @@ export class BinanceRest implements RestCaller {
     return this.clock.sync();
   }
 
-  async request<T = unknown>(
+  request<T = unknown>(
     method: Method,
     path: string,
     params?: RequestParams,
     opts: RequestOptions = {},
+  ): Promise<T> {
+    return this.perform<T>(method, path, params, opts);
+  }
+
+  /** request(), and `onSend` called once budget is granted, right before the request goes out. */
+  private async perform<T>(
+    method: Method,
+    path: string,
+    params: RequestParams | undefined,
+    opts: RequestOptions,
+    onSend?: () => void,
   ): Promise<T> {
     if (this.closed) throw new Error('BinanceRest is closed');
     const security = opts.security ?? defaultSecurity(method, path);
@@ -291,10 +334,14 @@ export class BinanceRest implements RestCaller {
       params &&
       (params.timestamp !== undefined || params.signature !== undefined || params.recvWindow !== undefined)
     ) {
-      if (params.recvWindow !== undefined) recvWindow = Math.min(MAX_RECV_WINDOW, Number(params.recvWindow));
+      if (params.recvWindow !== undefined) recvWindow = checkRecvWindow(Number(params.recvWindow));
       params = Object.fromEntries(Object.entries(params).filter(([k]) => !SIGN_PARAMS.has(k)));
     }
     const weight = endpointWeight(method, path, (params ?? {}) as Record<string, string | undefined>);
+    const priority =
+      path === '/fapi/v1/time' ? Priority.clock : method === 'GET' ? Priority.read : Priority.write;
+    const maxWaitMs = opts.maxWaitMs ?? (method === 'GET' ? this.maxReadWaitMs : this.maxWriteWaitMs);
+    const poolBudget = weight.pool === undefined ? undefined : this.poolBudgets[weight.pool];
     const base = encodeParams(params);
     const inQuery = method === 'GET' || method === 'DELETE';
     const headers =
@@ -310,12 +357,16 @@ export class BinanceRest implements RestCaller {
 
     for (let attempt = 0; ; attempt++) {
       const permit =
-        this.throttler.tryAcquire(this.addressBudget, this.accountBudget, weight) ??
+        this.throttler.tryAcquire(this.addressBudget, this.accountBudget, weight, priority, poolBudget) ??
         (await this.throttler.acquire(this.addressBudget, this.accountBudget, weight, {
           noWait: opts.noWait,
           whenBanned: this.whenBanned,
           signal: this.abort.signal,
+          priority,
+          maxWaitMs,
+          pool: poolBudget,
         }));
+      onSend?.();
       let payload = base;
       const generation = this.clock.generation;
       if (signed) {
@@ -328,11 +379,11 @@ export class BinanceRest implements RestCaller {
         return await this.send<T>(method, path, query, body, headers, permit, timeoutMs, params);
       } catch (err) {
         if (err instanceof ClockError && signed && attempt === 0) {
-          // Rejected before execution: safe to send again with a re-synced timestamp.
+          // Rejected before execution (-1021, -5028): safe to send again with a re-synced timestamp.
           this.clockRetries++;
           this.logger.warn(
             { method, path, offsetMs: this.clock.offsetMs, code: err.code },
-            '-1021: re-syncing the exchange clock and retrying once',
+            `${err.code}: re-syncing the exchange clock and retrying once`,
           );
           await this.clock.resyncAfter(generation);
           continue;
@@ -386,8 +437,16 @@ export class BinanceRest implements RestCaller {
         return JSON.parse(text) as T;
       } catch (err) {
         const msg = `unparseable ${status} answer (${text.slice(0, 80)}) (${method} ${path})`;
-        if (isOrderPlacing(method, path))
-          throw new UnknownOutcomeError(msg, { status, method, path, cause: err });
+        // A write that answered 2xx happened; what it did is unknown.
+        if (method !== 'GET')
+          throw new UnknownOutcomeError(msg, {
+            status,
+            method,
+            path,
+            cause: err,
+            clientOrderId: clientOrderIdOf(params),
+            raw: text,
+          });
         throw new ServerError(msg, { status, method, path, cause: err });
       }
     }
@@ -404,7 +463,7 @@ export class BinanceRest implements RestCaller {
       now: doneAt,
       toLocalTime: (ms) => this.clock.toLocal(ms),
     });
-    this.onError(err, doneAt);
+    this.onError(err, doneAt, permit.pool, resHeaders);
     throw err;
   }
 
@@ -462,7 +521,9 @@ export class BinanceRest implements RestCaller {
           if (done) return;
           done = true;
           clearTimeout(timer);
-          reject(new TransportFailure(err, started && !isConnectError(err)));
+          // Once undici started writing, the request may have reached the server whatever the
+          // error says (UND_ERR_DESTROYED / UND_ERR_CLOSED mid-flight included).
+          reject(new TransportFailure(err, started));
         },
       };
       try {
@@ -489,14 +550,24 @@ export class BinanceRest implements RestCaller {
     }
   }
 
-  private onError(err: BinanceError, now: number): void {
+  private onError(err: BinanceError, now: number, pool: Budget | undefined, h: Headers): void {
     if (err instanceof IpBannedError) {
       this.addressBudget.http418++;
       this.addressBudget.ban(err.until, { path: err.path, message: err.message });
     } else if (err instanceof RateLimitError) {
       // Without Retry-After (Binance futures does not promise one): back off a whole window.
       const until = now + (err.retryAfterMs ?? 60_000);
-      if (err.scope === 'orders' && this.accountBudget) {
+      const used = Number(headerOf(h, 'x-mbx-used-weight-1m'));
+      const weightFull = Number.isFinite(used) && used >= this.addressBudget.serverLimits[0];
+      if (pool && err.scope === 'ip' && !weightFull) {
+        // A pooled endpoint (fundingRate, /futures/data/*) refused while the IP weight has room:
+        // its own pool is exhausted; the rest of the address goes on.
+        pool.http429++;
+        pool.pause(err.retryAfterMs === undefined ? now + pool.windows[0].windowMs : until, {
+          path: err.path,
+          code: err.code,
+        });
+      } else if (err.scope === 'orders' && this.accountBudget) {
         this.accountBudget.http429++;
         this.accountBudget.pause(until, { path: err.path, code: err.code });
       } else {
@@ -524,6 +595,7 @@ export class BinanceRest implements RestCaller {
       queued: a.queued,
       waits: a.waits,
       waitedMs: a.waitedMs,
+      timeouts: a.timeouts,
       orders10s: o?.used[0],
       orders1m: o?.used[1],
       clockOffsetMs: this.clock.offsetMs,

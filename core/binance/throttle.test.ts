@@ -4,8 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
-import { IpBannedError, RateLimitError } from './errors.ts';
-import { RollingWindow, Throttler } from './throttle.ts';
+import { IpBannedError, RateLimitError, ThrottleTimeoutError } from './errors.ts';
+import { Priority, RollingWindow, Throttler } from './throttle.ts';
+import { endpointWeight, POOLS } from './weights.ts';
 
 const w = (ip: number, orders10s = 0, orders1m = 0) => ({ ip, orders10s, orders1m });
 
@@ -36,7 +37,7 @@ test('rolling window keeps each bucket one bucket longer than the window (conser
 
 test('acquire waits (FIFO, one timer) until the window has room instead of letting a request fail', async () => {
   const t = new Throttler({ weightWindowMs: 500, bucketMs: 50 });
-  const a = t.address('s|127.0.0.2', '127.0.0.2', { weightLimit: 10, safetyMargin: 0 });
+  const a = t.address('s|127.0.0.2', '127.0.0.2', { weightLimit: 10, safetyMargin: 0, reserveWeight: 0 });
   for (let i = 0; i < 5; i++) assert.ok(t.tryAcquire(a, undefined, w(2)));
   assert.equal(t.tryAcquire(a, undefined, w(1)), undefined, 'full');
   const start = Date.now();
@@ -61,7 +62,7 @@ test('acquire waits (FIFO, one timer) until the window has room instead of letti
 
 test('safety margin, header clamp up (never down), refund', () => {
   const t = new Throttler();
-  const a = t.address('s|x', 'x', { weightLimit: 2400, safetyMargin: 0.02 });
+  const a = t.address('s|x', 'x', { weightLimit: 2400, safetyMargin: 0.02, reserveWeight: 0 });
   assert.equal(a.limits[0], 2352);
   const p = t.tryAcquire(a, undefined, w(10))!;
   a.clampUp(0, 2350);
@@ -152,4 +153,113 @@ test('a waiting request can be abandoned (client closed)', async () => {
   ac.abort(new Error('closed'));
   await assert.rejects(p, /closed/);
   assert.equal(a.queued, 0);
+});
+
+test('priority: a weight-0 order passes a queue of reads; a cancel goes before them into the reserve', async () => {
+  const t = new Throttler({ weightWindowMs: 60_000 });
+  const a = t.address('s|p', 'p', { weightLimit: 20, safetyMargin: 0, reserveWeight: 2 });
+  assert.equal(a.limitFor(0, Priority.read), 18);
+  assert.equal(a.limitFor(0, Priority.write), 20);
+  // Readers saturate the address: 18 of 20 used, four more reads wait (a minute).
+  for (let i = 0; i < 9; i++) assert.ok(t.tryAcquire(a, undefined, w(2)));
+  assert.equal(t.tryAcquire(a, undefined, w(1)), undefined, 'reads stop at the reserve');
+  const closing = new AbortController();
+  const reads = Array.from({ length: 4 }, () => t.acquire(a, undefined, w(2), { signal: closing.signal }));
+  assert.equal(a.queued, 4);
+  // A MARKET order (weight 0) goes at once, not behind the queue.
+  assert.ok(t.tryAcquire(a, undefined, w(0, 1, 1), Priority.write), 'weight 0: only the fence counts');
+  const start = Date.now();
+  await t.acquire(a, undefined, w(0, 1, 1), { priority: Priority.write, maxWaitMs: 1000 });
+  // A cancel (weight 1) is a write: ahead of the reads, inside the reserve.
+  await t.acquire(a, undefined, w(1), { priority: Priority.write, maxWaitMs: 1000 });
+  assert.ok(Date.now() - start < 200, `writes left promptly (${Date.now() - start} ms)`);
+  assert.equal(a.queued, 4, 'the reads still wait');
+  // A heavy write that does not fit waits at the head of the queue (ahead of the reads); a light
+  // write behind it (FIFO among writes) gives up at its deadline instead of going out late.
+  const heavy = t.acquire(a, undefined, w(5), { priority: Priority.write, signal: closing.signal });
+  const late = t.acquire(a, undefined, w(1), { priority: Priority.write, maxWaitMs: 150 });
+  assert.equal(a.queued, 6);
+  await assert.rejects(late, (e: unknown) => {
+    assert.ok(e instanceof ThrottleTimeoutError && e instanceof RateLimitError, String(e));
+    assert.ok(e.retrySafe && e.waitedMs >= 140, `waited ${e.waitedMs}`);
+    return true;
+  });
+  // A clock sample (weight 1) goes first of all, into the last unit.
+  assert.ok(t.tryAcquire(a, undefined, w(1), Priority.clock));
+  assert.equal(a.queued, 5, 'the timed-out write left the queue');
+  assert.equal(a.usage().timeouts, 1);
+  // A wait certain to be longer than the deadline (a 60 s window) fails at once.
+  const t0 = Date.now();
+  await assert.rejects(
+    t.acquire(a, undefined, w(2), { maxWaitMs: 1000 }),
+    (e: unknown) => e instanceof ThrottleTimeoutError && e.waitedMs === 0,
+  );
+  assert.ok(Date.now() - t0 < 100);
+  // A 429 pause fences weight-0 requests too.
+  a.pause(Date.now() + 10_000);
+  assert.equal(t.tryAcquire(a, undefined, w(0, 1, 1), Priority.write), undefined);
+  await assert.rejects(
+    t.acquire(a, undefined, w(0, 1, 1), { priority: Priority.write, maxWaitMs: 100 }),
+    ThrottleTimeoutError,
+  );
+  // The reads never got room within the test: abandon them (the client closing).
+  closing.abort(new Error('closed'));
+  const settled = await Promise.allSettled([heavy, ...reads]);
+  assert.ok(settled.every((r) => r.status === 'rejected' && /closed/.test(String(r.reason))));
+  assert.equal(a.queued, 0);
+});
+
+test('request-count pools: fundingRate/fundingInfo 500 and /futures/data 1000 per 5 min, per address', async () => {
+  assert.deepEqual(endpointWeight('GET', '/fapi/v1/fundingRate', { symbol: 'BTCUSDT' }), {
+    ip: 0,
+    orders10s: 0,
+    orders1m: 0,
+    pool: 'funding',
+  });
+  assert.equal(endpointWeight('GET', '/fapi/v1/fundingInfo').pool, 'funding');
+  const stats = endpointWeight('GET', '/futures/data/openInterestHist', { symbol: 'BTCUSDT' });
+  assert.deepEqual([stats.ip, stats.pool], [0, 'futuresData']);
+  assert.equal(endpointWeight('GET', '/fapi/v1/klines').pool, undefined);
+  assert.deepEqual(POOLS.funding, { windowMs: 300_000, limit: 500 });
+  assert.deepEqual(POOLS.futuresData, { windowMs: 300_000, limit: 1000 });
+
+  const t = new Throttler({ poolWindowMs: 400, bucketMs: 50 });
+  const a = t.address('s|q', 'q', { weightLimit: 2400 });
+  const funding = t.pool('s|q', 'q', 'funding');
+  const data = t.pool('s|q', 'q', 'futuresData');
+  assert.equal(funding.limits[0], 490, '500 minus the 2 % margin');
+  assert.equal(data.limits[0], 980);
+  assert.equal(t.pool('s|q', 'q', 'funding'), funding, 'one pool per address');
+  assert.notEqual(t.pool('s|r', 'r', 'funding'), funding);
+  const fr = endpointWeight('GET', '/fapi/v1/fundingRate');
+  for (let i = 0; i < 490; i++) assert.ok(t.tryAcquire(a, undefined, fr, Priority.read, funding), `#${i}`);
+  assert.equal(t.tryAcquire(a, undefined, fr, Priority.read, funding), undefined, 'pool full');
+  assert.ok(t.tryAcquire(a, undefined, w(1)), 'the address itself has room');
+  assert.ok(t.tryAcquire(a, undefined, stats, Priority.read, data), 'the other pool too');
+  await assert.rejects(t.acquire(a, undefined, fr, { noWait: true, pool: funding }), (e: unknown) => {
+    assert.ok(e instanceof RateLimitError && e.scope === 'pool');
+    return true;
+  });
+  const start = Date.now();
+  const p = await t.acquire(a, undefined, fr, { pool: funding });
+  assert.ok(Date.now() - start >= 300, 'waited for the pool window');
+  assert.equal(p.pool, funding);
+  assert.equal(funding.usage().kind, 'pool');
+  assert.equal(t.usage().pools.length, 3);
+});
+
+test('weights of the reference §4.3 rows that were missing', () => {
+  const ip = (path: string, params: Record<string, string> = {}) => endpointWeight('GET', path, params).ip;
+  assert.equal(ip('/fapi/v1/rpiDepth', { symbol: 'BTCUSDT', limit: '1000' }), 20);
+  for (const k of ['income', 'order', 'trade']) {
+    assert.equal(ip(`/fapi/v1/${k}/asyn`), 1000);
+    assert.equal(ip(`/fapi/v1/${k}/asyn/id`), 10);
+  }
+  assert.equal(ip('/fapi/v1/constituents', { symbol: 'BTCUSDT' }), 2);
+  assert.equal(ip('/fapi/v1/assetIndex', { symbol: 'BTCUSD' }), 1);
+  assert.equal(ip('/fapi/v1/assetIndex'), 10);
+  assert.equal(ip('/fapi/v1/indexInfo'), 1);
+  assert.equal(ip('/fapi/v1/insuranceBalance'), 1);
+  assert.equal(ip('/fapi/v1/orderAmendment', { symbol: 'BTCUSDT' }), 1);
+  assert.equal(ip('/fapi/v1/fundingInfo'), 0);
 });

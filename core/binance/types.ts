@@ -14,6 +14,11 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Do not wait for budget: fail with a RateLimitError instead (default: wait). */
   noWait?: boolean;
+  /**
+   * The longest wait for rate-limit budget (ms); past it the request fails, unsent, with a
+   * ThrottleTimeoutError. Default: the client's maxWriteWaitMs / maxReadWaitMs.
+   */
+  maxWaitMs?: number;
 }
 
 export interface RestCaller {

@@ -71,6 +71,8 @@ describe('UserStream against the simulator (real clock)', () => {
       wsBase: sim.wsUrl,
       backoff: { minMs: 30, maxMs: 500, jitter: 0.2 },
       log: silent,
+      // These tests are the API key's only user: clean up the key (the default leaves it).
+      deleteOnClose: true,
       ...opts,
     });
     streams.push(us);
@@ -116,7 +118,7 @@ describe('UserStream against the simulator (real clock)', () => {
     assert.equal(ord(mine[0]).X, 'NEW', 'NEW comes first');
     await until(() => events.some((x) => x.e === 'ACCOUNT_UPDATE'), 5_000, 'ACCOUNT_UPDATE');
 
-    // close() deletes the key: the sim no longer knows one for this API key.
+    // close() with deleteOnClose deletes the key: the sim no longer knows one for this API key.
     await us.close();
     assert.equal(await privateSockets(), 0);
     await assert.rejects(rest.request('PUT', '/fapi/v1/listenKey', {}, { security: 'USER_STREAM' }), {
@@ -184,6 +186,30 @@ describe('UserStream against the simulator (real clock)', () => {
     assert.deepEqual(gaps, []);
     assert.equal(new Set(seen).size, seen.length, 'no event delivered twice');
     assert.equal(seen.filter((x) => x.includes(id) && x.includes('"X":"FILLED"')).length, 1);
+  });
+
+  it('defaults: keepalive every 30 min; close() leaves the shared key to the other processes', async () => {
+    const us = userStream({ deleteOnClose: undefined });
+    assert.equal(us.settings.keepaliveMs, 30 * 60_000);
+    assert.equal(us.settings.deleteOnClose, false);
+    await us.start();
+    const key = us.listenKey;
+    // A second process of the same API key gets the same key, and shuts down.
+    const other = new UserStream({ rest, wsBase: sim.wsUrl, log: silent });
+    streams.push(other);
+    await other.start();
+    assert.equal(other.listenKey, key);
+    await other.close();
+    // The first stream's key is still alive.
+    const put = await rest.request<{ listenKey?: string }>(
+      'PUT',
+      '/fapi/v1/listenKey',
+      {},
+      { security: 'USER_STREAM' },
+    );
+    assert.equal(put.listenKey ?? key, key);
+    assert.equal(us.connected, true);
+    await orderRoundTrip(us, rest);
   });
 });
 
@@ -269,7 +295,7 @@ describe('UserStream liveness', () => {
       for (const c of wss.clients) c.terminate();
       await new Promise((r) => wss.close(r));
     }
-    assert.equal(calls.at(-1), 'DELETE /fapi/v1/listenKey');
+    assert.ok(!calls.includes('DELETE /fapi/v1/listenKey'), 'default: close() leaves the shared key alone');
     assert.ok(ALL_EVENTS.endsWith('listenKeyExpired'));
   });
 });

@@ -20,8 +20,9 @@
 //   closed: no gap.
 //
 // One key per API key: every UserStream (any process) of the same API key shares it, and a
-// DELETE by one ends the others' streams (they recover with a new key and report a gap). Set
-// `deleteOnClose: false` when several share an API key.
+// DELETE by one ends the others' streams (they recover with a new key and report a gap). So
+// close() does NOT delete the key unless `deleteOnClose: true` (only when this is the API key's
+// sole user); an undeleted key simply expires 60 min after its last keepalive.
 
 import { EventEmitter } from 'node:events';
 import { type RawData, WebSocket } from 'ws';
@@ -74,7 +75,7 @@ export interface UserStreamOptions {
   backoff?: Partial<BackoffOptions>;
   localAddress?: string;
   handshakeTimeoutMs?: number;
-  /** DELETE the listenKey on close() (default true; see the note on shared API keys). */
+  /** DELETE the listenKey on close() (default false: other processes may share the key; see the note above). */
   deleteOnClose?: boolean;
   log?: Logger;
 }
@@ -187,10 +188,24 @@ export class UserStream extends EventEmitter<UserStreamEvents> {
       maxLifetimeMs: opts.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS,
       overlapMs: opts.overlapMs ?? 2_000,
       handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 10_000,
-      deleteOnClose: opts.deleteOnClose ?? true,
+      deleteOnClose: opts.deleteOnClose ?? false,
     };
     this.backoff = backoffOptions(opts.backoff);
     this.log = opts.log ?? createLogger('binance.user-stream');
+  }
+
+  /** The resolved settings (defaults applied). */
+  get settings(): Readonly<{
+    keepaliveMs: number;
+    keepaliveRetryMs: number;
+    pingIntervalMs: number;
+    pongTimeoutMs: number;
+    maxLifetimeMs: number;
+    overlapMs: number;
+    handshakeTimeoutMs: number;
+    deleteOnClose: boolean;
+  }> {
+    return { ...this.o };
   }
 
   /** The listenKey in use (undefined while it is being replaced). */
@@ -253,7 +268,7 @@ export class UserStream extends EventEmitter<UserStreamEvents> {
     }
   }
 
-  /** Closes the socket(s), stops every timer, and DELETEs the listenKey (unless deleteOnClose is false). */
+  /** Closes the socket(s), stops every timer, and DELETEs the listenKey when deleteOnClose is true. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

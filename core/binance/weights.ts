@@ -8,6 +8,26 @@ export interface Weight {
   /** Account order count, 10-second pool (300) and minute pool (1200). */
   orders10s: number;
   orders1m: number;
+  /** A separate per-IP request-count pool the endpoint also counts against (reference §4.2). */
+  pool?: PoolName;
+}
+
+/**
+ * Per-IP request-count pools beside REQUEST_WEIGHT (reference §4.2): fundingRate and fundingInfo
+ * share 500 requests / 5 min; the /futures/data/* statistics endpoints 1000 requests / 5 min.
+ */
+export type PoolName = 'funding' | 'futuresData';
+export const POOLS: Readonly<Record<PoolName, { windowMs: number; limit: number }>> = {
+  funding: { windowMs: 5 * 60_000, limit: 500 },
+  futuresData: { windowMs: 5 * 60_000, limit: 1000 },
+};
+
+/** The request-count pool of an endpoint, if it has one. */
+export function endpointPool(method: string, path: string): PoolName | undefined {
+  if (method.toUpperCase() !== 'GET') return undefined;
+  if (path === '/fapi/v1/fundingRate' || path === '/fapi/v1/fundingInfo') return 'funding';
+  if (path.startsWith('/futures/data/')) return 'futuresData';
+  return undefined;
 }
 
 type ParamView = { get(name: string): string | null | undefined } | Record<string, string | undefined>;
@@ -44,12 +64,13 @@ export function depthWeight(limit: number): number {
 
 const klines: Rule = (p) => klinesWeight(Number(param(p, 'limit') ?? 500) || 500);
 
-/** IP weight per "METHOD /path". Endpoints not listed weigh 1. */
+/** IP weight per "METHOD /path". Endpoints not listed weigh 1 (/futures/data/*: 0). */
 const IP_WEIGHTS: Record<string, Rule> = {
   'GET /fapi/v1/ping': 1,
   'GET /fapi/v1/time': 1,
   'GET /fapi/v1/exchangeInfo': 1,
   'GET /fapi/v1/depth': (p) => depthWeight(Number(param(p, 'limit') ?? 500) || 500),
+  'GET /fapi/v1/rpiDepth': 20,
   'GET /fapi/v1/trades': 5,
   'GET /fapi/v1/historicalTrades': 20,
   'GET /fapi/v1/aggTrades': 20,
@@ -66,6 +87,10 @@ const IP_WEIGHTS: Record<string, Rule> = {
   'GET /fapi/v2/ticker/price': bySymbol(1, 2),
   'GET /fapi/v1/ticker/bookTicker': bySymbol(2, 5),
   'GET /fapi/v1/openInterest': 1,
+  'GET /fapi/v1/indexInfo': 1,
+  'GET /fapi/v1/constituents': 2,
+  'GET /fapi/v1/assetIndex': bySymbol(1, 10),
+  'GET /fapi/v1/insuranceBalance': 1,
   'POST /fapi/v1/order': 0,
   'POST /fapi/v1/order/test': 0,
   'PUT /fapi/v1/order': 1,
@@ -81,6 +106,7 @@ const IP_WEIGHTS: Record<string, Rule> = {
   'GET /fapi/v1/allOrders': 5,
   'GET /fapi/v1/userTrades': 5,
   'GET /fapi/v1/forceOrders': bySymbol(20, 50),
+  'GET /fapi/v1/orderAmendment': 1,
   'POST /fapi/v1/algoOrder': 0,
   'DELETE /fapi/v1/algoOrder': 1,
   'DELETE /fapi/v1/algoOpenOrders': 1,
@@ -97,6 +123,12 @@ const IP_WEIGHTS: Record<string, Rule> = {
   'GET /fapi/v1/symbolConfig': 5,
   'GET /fapi/v1/adlQuantile': 5,
   'GET /fapi/v1/income': 30,
+  'GET /fapi/v1/income/asyn': 1000,
+  'GET /fapi/v1/income/asyn/id': 10,
+  'GET /fapi/v1/order/asyn': 1000,
+  'GET /fapi/v1/order/asyn/id': 10,
+  'GET /fapi/v1/trade/asyn': 1000,
+  'GET /fapi/v1/trade/asyn/id': 10,
   'GET /fapi/v1/commissionRate': 20,
   'GET /fapi/v1/leverageBracket': 1,
   'GET /fapi/v1/rateLimit/order': 1,
@@ -128,9 +160,14 @@ const ORDER_WEIGHTS: Record<string, [number, number]> = {
 export function endpointWeight(method: string, path: string, params: ParamView = {}): Weight {
   const key = `${method.toUpperCase()} ${path}`;
   const rule = IP_WEIGHTS[key];
-  const ip = rule === undefined ? 1 : typeof rule === 'number' ? rule : rule(params);
+  const pool = endpointPool(method, path);
+  // /futures/data/*: weight 0, counted in their own pool instead.
+  const ip =
+    rule === undefined ? (pool === 'futuresData' ? 0 : 1) : typeof rule === 'number' ? rule : rule(params);
   const orders = ORDER_WEIGHTS[key];
-  return { ip, orders10s: orders?.[0] ?? 0, orders1m: orders?.[1] ?? 0 };
+  const w: Weight = { ip, orders10s: orders?.[0] ?? 0, orders1m: orders?.[1] ?? 0 };
+  if (pool !== undefined) w.pool = pool;
+  return w;
 }
 
 /** Binance's published limits (exchangeInfo rateLimits). */
