@@ -6,5 +6,6 @@ export {
   type AggregatorToken,
   type RunningAggregator,
   startAggregator,
+  tokenConflict,
 } from './server.ts';
 export { Store, TopicState } from './state.ts';

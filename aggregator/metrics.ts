@@ -153,6 +153,13 @@ export class Metrics {
     for (const t of store.topics.values())
       if (t.lastAt > 0)
         line('fleet_aggregator_topic_last_update_age_seconds', { topic: t.name }, secs(now - t.lastAt));
+    metric(
+      'fleet_aggregator_topic_rate',
+      'gauge',
+      'Records per second the topic received (accepted or stale), over the last 10 s.',
+    );
+    for (const t of store.topics.values())
+      if (t.lastAt > 0) line('fleet_aggregator_topic_rate', { topic: t.name }, t.rate(now));
     metric('fleet_aggregator_subscriptions', 'gauge', 'Subscriptions, by topic.');
     for (const [topic, n] of subscriptions) line('fleet_aggregator_subscriptions', { topic }, n);
 
@@ -163,8 +170,10 @@ export class Metrics {
       f: (s: SourceLike) => number,
     ) => {
       metric(name, type, help);
+      // A source without a record has no age (its times are 0, not 1970).
       for (const t of store.topics.values())
-        for (const s of t.sources.values()) line(name, { topic: t.name, source: s.src }, f(s));
+        for (const s of t.sources.values())
+          if (s.records > 0) line(name, { topic: t.name, source: s.src }, f(s));
     };
     perSource(
       'fleet_aggregator_source_last_update_age_seconds',

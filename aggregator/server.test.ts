@@ -78,6 +78,17 @@ describe('aggregator: authentication at the upgrade', () => {
       /tokens\.0\.token/,
     );
     await assert.rejects(startTestAggregator({ maxFrameBytes: 10 }), /maxFrameBytes/);
+    await assert.rejects(
+      startTestAggregator({
+        tokens: [
+          { role: 'trader', token: 'shared-secret-value' },
+          { role: 'admin', token: 'shared-secret-value' },
+        ],
+      }),
+      (e: Error) =>
+        /same token is configured for two roles \(trader and admin\)/.test(e.message) &&
+        !e.message.includes('shared-secret-value'),
+    );
   });
 
   it('greets each valid token with its role', async () => {
@@ -579,6 +590,44 @@ describe('aggregator: subscriptions', () => {
     await s.close();
   });
 
+  it('pub, sub, pub in one turn: the first record is in the snapshot, the second in the next upd', async () => {
+    const watcher = await RawClient.connect(agg.url, 'trader');
+    watcher.send({ op: 'sub', topics: ['kline.5m'] });
+    const w0 = await watcher.next((f) => f.op === 'snapshot');
+    const s = await RawClient.connect(agg.url, 'admin');
+    const t = now();
+    const open = Math.floor(t / 300_000) * 300_000;
+    const pubOf = (sym: string) => ({
+      op: 'pub',
+      topic: 'kline.5m',
+      src: 'k',
+      records: [klineRecord(sym, t, open)],
+    });
+    sendTogether(s, [pubOf('AUSDT'), { op: 'sub', topics: ['kline.5m'] }, pubOf('BUSDT')]);
+    const snap = await s.next((f) => f.op === 'snapshot');
+    assert.deepEqual(
+      snap.records.map((r: Frame) => r.key),
+      ['AUSDT'],
+    );
+    const u = await s.next((f) => f.op === 'upd');
+    assert.equal(u.seq, snap.seq + 1);
+    assert.deepEqual(
+      u.records.map((r: Frame) => r.key),
+      ['BUSDT'],
+      'the record accepted after the sub arrives',
+    );
+    // A subscriber from before saw both, with no gap.
+    const a = await watcher.next((f) => f.op === 'upd');
+    const b = await watcher.next((f) => f.op === 'upd');
+    assert.deepEqual([a.seq, b.seq], [w0.seq + 1, w0.seq + 2]);
+    assert.deepEqual(
+      [...a.records, ...b.records].map((r: Frame) => r.key),
+      ['AUSDT', 'BUSDT'],
+    );
+    await s.close();
+    await watcher.close();
+  });
+
   it('unsub stops updates', async () => {
     const s = await RawClient.connect(agg.url, 'trader');
     s.send({ op: 'sub', topics: ['symbols'] });
@@ -643,6 +692,175 @@ describe('aggregator: slow consumers', () => {
   });
 });
 
+describe('aggregator: repeated sub frames from a consumer that does not read', () => {
+  /** An aggregator whose `symbols` topic holds one record of ~200 kB; a trader that stops reading. */
+  async function setup(t: { after: (f: () => unknown) => void }) {
+    const agg = await startTestAggregator({ maxBufferedBytes: 256 * 1024, healthIntervalMs: 60_000 });
+    t.after(() => agg.close());
+    const pub = await RawClient.connect(agg.url, 'collector');
+    const slow = await RawClient.connect(agg.url, 'trader');
+    t.after(() => {
+      for (const c of [pub, slow]) c.ws.terminate();
+    });
+    const id = pub.request({
+      op: 'pub',
+      topic: 'symbols',
+      src: 'big',
+      records: [
+        {
+          key: 'BIGUSDT',
+          ts: now(),
+          data: { symbol: 'BIGUSDT', status: 'TRADING', filters: [], pad: 'x'.repeat(200 * 1024) },
+        },
+      ],
+      ack: true,
+    });
+    await pub.next((f) => f.op === 'ack' && f.id === id);
+    socketOf(slow).pause();
+    return { agg, slow };
+  }
+
+  it('cannot raise the slow-consumer cap: the connection is dropped, the bytes held stay bounded', async (t) => {
+    const { agg, slow } = await setup(t);
+    const bytesBefore = agg.metrics.bytesOut;
+    const subsBefore = agg.metrics.framesIn.get('sub');
+    const n = 400; // 400 × 200 kB = 80 MB if every snapshot were queued
+    for (let i = 0; i < n; i++) slow.send({ op: 'sub', topics: ['symbols'] });
+    await waitUntil(
+      () => agg.metrics.slowConsumers > 0 || agg.metrics.framesIn.get('sub') - subsBefore >= n,
+      'the subs to be read',
+      20_000,
+    );
+    assert.equal(agg.metrics.slowConsumers, 1, 'dropped as a slow consumer');
+    const queued = agg.metrics.bytesOut - bytesBefore;
+    assert.ok(queued < 24 * 1024 * 1024, `${queued} bytes queued for a consumer that does not read`);
+  });
+
+  it('a multi-topic sub cut short by the drop leaves no subscription behind', async (t) => {
+    const { agg, slow } = await setup(t);
+    for (let i = 0; i < 400; i++) slow.send({ op: 'sub', topics: ['symbols', 'book', 'volume', 'health'] });
+    await waitUntil(() => agg.metrics.slowConsumers > 0, 'the drop', 20_000);
+    const text = await metricsText(agg);
+    assert.doesNotMatch(text, /^fleet_aggregator_subscriptions\{/m, 'no subscription of a closed connection');
+  });
+});
+
+describe('aggregator: records and sources that could break a topic', () => {
+  let clock = Date.now();
+  let agg: RunningAggregator;
+  before(async () => {
+    agg = await startTestAggregator({ healthIntervalMs: 60_000, maxSourcesPerTopic: 4, now: () => clock });
+  });
+  after(() => agg.close());
+
+  it('refuses a deeply nested record at pub time (bad_record); the topic keeps serving snapshots', async () => {
+    const c = await RawClient.connect(agg.url, 'trader');
+    const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+    const ts = clock;
+    c.send(
+      `{"op":"pub","topic":"health","src":"t1","id":1,"records":[{"key":"t1","ts":${ts},"data":{"status":"ok","time":${ts},"x":${deep}}}]}`,
+    );
+    const e = await c.next((f) => f.op === 'error' && f.ref === 1);
+    assert.equal(e.code, 'bad_record');
+    assert.match(e.msg, /nested deeper/);
+    // The book fast path too (extra fields are serialized by JSON.stringify).
+    const a = await RawClient.connect(agg.url, 'admin');
+    a.send(
+      `{"op":"pub","topic":"book","src":"b","id":2,"records":[{"key":"DEEPUSDT","ts":${ts},"data":{"symbol":"DEEPUSDT","bidPrice":"1","bidQty":"1","askPrice":"1","askQty":"1","time":${ts},"x":${deep}}}]}`,
+    );
+    assert.equal((await a.next((f) => f.op === 'error' && f.ref === 2)).code, 'bad_record');
+    // Moderate nesting is fine.
+    const ok = c.request({
+      op: 'pub',
+      topic: 'health',
+      src: 't1',
+      ack: true,
+      records: [{ key: 't1', ts, data: { status: 'ok', time: ts, x: { a: { b: [[{ c: 1 }]] } } } }],
+    });
+    assert.equal((await c.next((f) => f.op === 'ack' && f.id === ok)).accepted, 1);
+    for (const topic of ['health', 'book']) {
+      const id = c.request({ op: 'sub', topics: [topic] });
+      const snap = await c.next(
+        (f) => (f.op === 'snapshot' || f.op === 'error') && (f.id === id || f.ref === id),
+      );
+      assert.equal(snap.op, 'snapshot', JSON.stringify(snap).slice(0, 200));
+    }
+    await c.close();
+    await a.close();
+  });
+
+  it('lets a non-admin publish health only under its own src', async () => {
+    const c = await RawClient.connect(agg.url, 'collector');
+    const tr = await RawClient.connect(agg.url, 'trader');
+    const ad = await RawClient.connect(agg.url, 'admin');
+    const health = (key: string) => ({ key, ts: clock, data: { status: 'down', time: clock } });
+    for (const x of [c, tr]) {
+      const id = x.request({
+        op: 'pub',
+        topic: 'health',
+        src: 'me',
+        records: [health('gateway')],
+        ack: true,
+      });
+      const err = await x.next((f) => f.op === 'error' && f.ref === id);
+      assert.equal(err.code, 'bad_record');
+      assert.match(err.msg, /own src/);
+      assert.equal((await x.next((f) => f.op === 'ack' && f.id === id)).accepted, 0);
+      const mine = x.request({ op: 'pub', topic: 'health', src: 'me', records: [health('me')], ack: true });
+      assert.equal((await x.next((f) => f.op === 'ack' && f.id === mine)).accepted, 1);
+    }
+    const id = ad.request({
+      op: 'pub',
+      topic: 'health',
+      src: 'ops',
+      records: [health('gateway')],
+      ack: true,
+    });
+    assert.equal((await ad.next((f) => f.op === 'ack' && f.id === id)).accepted, 1, 'an admin may');
+    const iid = tr.request({ op: 'inspect', topic: 'health', key: 'gateway' });
+    assert.equal((await tr.next((f) => f.op === 'inspect' && f.id === iid)).winner, 'ops');
+    for (const x of [c, tr, ad]) await x.close();
+  });
+
+  it('makes a source only for a valid record, and evicts idle ones when the table is full', async () => {
+    const c = await RawClient.connect(agg.url, 'collector');
+    // Junk under 20 made-up names: no source entries.
+    for (let i = 0; i < 20; i++)
+      c.send({ op: 'pub', topic: 'volume', src: `junk-${i}`, records: [{ key: 'X', ts: clock, data: {} }] });
+    await c.roundTrip();
+    const pubVolume = async (src: string) => {
+      const id = c.request({
+        op: 'pub',
+        topic: 'volume',
+        src,
+        ack: true,
+        records: [
+          {
+            key: 'AUSDT',
+            ts: clock,
+            data: { symbol: 'AUSDT', quoteVolume: '1', volumeSurge: '1', fundingRate: '0' },
+          },
+        ],
+      });
+      return c.next((f) => f.op === 'ack' && f.id === id);
+    };
+    assert.equal((await pubVolume('real')).accepted, 1, 'the real reader is not locked out');
+    let text = await metricsText(agg);
+    assert.doesNotMatch(text, /junk-/);
+    for (const src of ['r2', 'r3', 'r4']) assert.equal((await pubVolume(src)).accepted, 1);
+    assert.equal((await pubVolume('r5')).rejected, 1, 'four sources: the table is full');
+    clock += 5 * 60_000;
+    assert.equal((await pubVolume('real')).accepted, 1, 'real stays active');
+    clock += 6 * 60_000; // r2-r4 idle for 11 min, real for 6
+    assert.equal((await pubVolume('r5')).accepted, 1, 'an idle source gave its place up');
+    text = await metricsText(agg);
+    assert.match(text, /source="real"/);
+    assert.match(text, /source="r5"/);
+    assert.equal((text.match(/fleet_aggregator_source_records_total\{topic="volume"/g) ?? []).length, 4);
+    await c.close();
+  });
+});
+
 describe('aggregator: cursors over the wire', () => {
   it('splits a universe between concurrent readers: each index once per lap', async (t) => {
     const agg = await startTestAggregator();
@@ -699,6 +917,9 @@ describe('aggregator: metrics, health and inspect', () => {
     assert.equal(health.data.status, 'ok');
     assert.equal(health.data.connections.trader, 1);
     assert.ok(health.data.sources.some((s: Frame) => s.topic === 'book' && s.src === 'book-reader-1'));
+    const bookTopic = health.data.topics.find((x: Frame) => x.topic === 'book');
+    assert.ok(bookTopic, 'per-topic entries in the health record');
+    assert.ok(bookTopic.ageMs >= 0 && typeof bookTopic.ratePerS === 'number' && bookTopic.keys === 1);
     const text = await metricsText(agg);
     assert.equal(metric(text, 'fleet_aggregator_connections{role="collector"}'), 1);
     assert.equal(metric(text, 'fleet_aggregator_connections{role="trader"}'), 1);
@@ -722,6 +943,7 @@ describe('aggregator: metrics, health and inspect', () => {
     assert.equal(metric(text, 'fleet_aggregator_subscriptions{topic="book"}'), 1);
     assert.ok(metric(text, 'fleet_aggregator_event_loop_lag_seconds{stat="p99"}') >= 0);
     assert.equal(metric(text, 'fleet_aggregator_topic_keys{topic="book"}'), 1);
+    assert.ok(metric(text, 'fleet_aggregator_topic_rate{topic="book"}') >= 0, 'a per-topic rate');
     assert.doesNotMatch(text, new RegExp(Object.values(TOKENS).join('|')), 'no token in metrics');
   });
 });

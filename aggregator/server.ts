@@ -44,7 +44,14 @@ import {
 } from '../core/protocol/topics.ts';
 import { Cursors } from './cursors.ts';
 import { Metrics } from './metrics.ts';
-import { recordJson, Store, type StoredRecord, type TopicState } from './state.ts';
+import {
+  dataTooDeep,
+  recordJson,
+  type SourceStats,
+  Store,
+  type StoredRecord,
+  type TopicState,
+} from './state.ts';
 
 export interface AggregatorToken {
   role: Role;
@@ -65,6 +72,8 @@ export interface AggregatorOptions {
   maxRecordsPerFrame?: number;
   maxKeysPerTopic?: number;
   maxSourcesPerTopic?: number;
+  /** A source idle this long may be evicted when its topic has maxSourcesPerTopic (default 10 min). */
+  sourceTtlMs?: number;
   maxCursors?: number;
   maxConnections?: number;
   /** How far ahead of this clock a record's ts may be (default 60 s). */
@@ -101,8 +110,6 @@ interface Subscription {
   symbols: ReadonlySet<string> | null;
   /** The seq of the last frame sent (filtered subscriptions count their own; unfiltered ones follow the topic's). */
   seq: number;
-  /** The topic's pending batch is already in this subscription's snapshot: skip it. */
-  skipBatch: boolean;
 }
 
 interface Conn {
@@ -113,7 +120,11 @@ interface Conn {
   readonly subs: Map<string, Subscription>;
   closed: boolean;
   alive: boolean;
-  /** Snapshot bytes allowed above maxBufferedBytes until the buffer drains below it. */
+  /**
+   * Snapshot bytes allowed above maxBufferedBytes until the buffer drains below it: the bytes of
+   * the largest `sub` frame's snapshots, never a sum over frames (repeated `sub` frames cannot
+   * raise it).
+   */
   credit: number;
 }
 
@@ -135,6 +146,7 @@ const OptionsSchema = z.object({
   maxRecordsPerFrame: z.int().min(1).max(LIMITS.maxRecordsPerFrame).optional(),
   maxKeysPerTopic: z.int().min(1).optional(),
   maxSourcesPerTopic: z.int().min(1).optional(),
+  sourceTtlMs: z.int().min(0).optional(),
   maxCursors: z.int().min(1).optional(),
   maxConnections: z.int().min(1).optional(),
   maxFutureMs: z.int().min(0).optional(),
@@ -148,6 +160,8 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   // The reason names the field, never a token's value.
   if (!parsed.success) throw new Error(`aggregator options: ${zodReason(parsed.error)}`);
   const opts = parsed.data;
+  const conflict = tokenConflict(opts.tokens);
+  if (conflict !== null) throw new Error(`aggregator options: ${conflict}`);
   const log = options.logger ?? createLogger('aggregator');
   const now = options.now ?? Date.now;
   const maxFrameBytes = opts.maxFrameBytes ?? LIMITS.maxFrameBytes;
@@ -163,6 +177,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   const store = new Store<Subscription>({
     maxKeysPerTopic: opts.maxKeysPerTopic ?? LIMITS.maxKeysPerTopic,
     maxSourcesPerTopic: opts.maxSourcesPerTopic ?? LIMITS.maxSourcesPerTopic,
+    sourceTtlMs: opts.sourceTtlMs ?? LIMITS.sourceTtlMs,
   });
   const cursors = new Cursors(opts.maxCursors ?? LIMITS.maxCursors);
   const metrics = new Metrics();
@@ -188,7 +203,12 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  /** Sends unless the connection is gone or too far behind; `credit` lets a snapshot exceed the cap. */
+  /**
+   * Sends unless the connection is gone or too far behind. `credit` (the bytes of the snapshots of
+   * one `sub` frame so far) lets snapshots exceed the cap while they drain; it is a maximum, not a
+   * sum, so the bytes held for a consumer that does not read stay within the cap plus twice the
+   * largest `sub` frame's snapshots however many `sub` frames it sends.
+   */
   function send(conn: Conn, data: string | Buffer, op: string, credit = 0): boolean {
     if (conn.closed || conn.ws.readyState !== WebSocket.OPEN) return false;
     const buffered = conn.ws.bufferedAmount;
@@ -197,7 +217,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       slowConsumer(conn, buffered);
       return false;
     }
-    conn.credit += credit;
+    if (credit > conn.credit) conn.credit = credit;
     conn.ws.send(data, { binary: false, compress: false });
     metrics.framesOut.inc(op);
     metrics.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
@@ -260,7 +280,8 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     for (const t of dirty) {
       const recs = t.pending;
       t.pending = [];
-      if (t.subs.size === 0) continue;
+      // A `sub` may have sent this topic's batch already (flushPending).
+      if (recs.length === 0 || t.subs.size === 0) continue;
       try {
         flushTopic(t, recs);
       } catch (err) {
@@ -278,10 +299,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     const name = JSON.stringify(t.name);
     let shared: Buffer | undefined;
     for (const sub of t.subs) {
-      if (sub.skipBatch) {
-        sub.skipBatch = false;
-        continue;
-      }
+      if (sub.conn.closed) continue;
       if (sub.symbols === null) {
         shared ??= Buffer.from(`{"op":"upd","topic":${name},"seq":${seq},"records":[${joinRecords(recs)}]}`);
         if (send(sub.conn, shared, 'upd')) sub.seq = seq;
@@ -293,6 +311,14 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       const text = `{"op":"upd","topic":${name},"seq":${sub.seq + 1},"records":[${joinRecords(mine)}]}`;
       if (send(sub.conn, text, 'upd')) sub.seq++;
     }
+  }
+
+  /** Sends the topic's pending batch to its current subscribers now (before a new snapshot). */
+  function flushPending(t: TopicState<Subscription>): void {
+    if (t.pending.length === 0) return;
+    const recs = t.pending;
+    t.pending = [];
+    if (t.subs.size > 0) flushTopic(t, recs);
   }
 
   function joinRecords(recs: StoredRecord[]): string {
@@ -390,25 +416,15 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       reject(conn, 'shutting_down', 'the aggregator is shutting down', ref);
       return;
     }
-    const stats = t.source(f.src);
-    if (stats === null) {
-      metrics.recordsRejected.inc(spec.name, f.records.length);
-      reject(conn, 'limit', `topic ${spec.name} has the maximum number of sources`, ref);
-      if (f.ack)
-        sendJson(conn, {
-          op: 'ack',
-          id: ref ?? undefined,
-          accepted: 0,
-          stale: 0,
-          rejected: f.records.length,
-        });
-      return;
-    }
     const at = now();
     const future = at + maxFutureMs;
+    // The source's entry is made by its first record that passes validation, never before: a
+    // frame of junk under made-up names cannot fill the topic's source table.
+    let stats: SourceStats | null = t.sources.get(f.src) ?? null;
     let accepted = 0;
     let stale = 0;
     let limited = 0;
+    let noSource = 0;
     const rejected: number[] = [];
     let firstReason = '';
     const fast = fastCheckOf(spec);
@@ -432,22 +448,48 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       if (rec.ts > future) reason = `ts ${rec.ts} is in the future`;
       else if (spec.family === 'health' && rec.key === AGGREGATOR_HEALTH_KEY)
         reason = `the health key ${AGGREGATOR_HEALTH_KEY} is the aggregator's own`;
+      else if (spec.family === 'health' && conn.role !== 'admin' && rec.key !== f.src)
+        reason = `a ${conn.role} publishes health only under its own src (key ${rec.key}, src ${f.src})`;
       else if (!isFast) reason = keyMismatch(spec, rec.key, rec.data); // the fast check includes it
+      // Stored records are serialized later, for every snapshot: a record nested deeper than the
+      // limit would make that throw (and break the topic), so it is refused here.
+      if (reason === null && dataTooDeep(rec.data, LIMITS.maxRecordDepth))
+        reason = `data nested deeper than ${LIMITS.maxRecordDepth} levels`;
       if (reason !== null) {
         if (rejected.length === 0) firstReason = reason;
         rejected.push(i);
         continue;
       }
+      let created = false;
+      if (stats === null) {
+        stats = t.source(f.src, at);
+        if (stats === null) {
+          noSource++;
+          continue;
+        }
+        created = true;
+      }
       // Only book data has a template serializer; other fast-checked records use JSON.stringify.
       const res = t.apply(stats, rec.key, rec.ts, rec.data, at, isFast && spec.family === 'book');
       if (res === 'accepted') accepted++;
       else if (res === 'stale') stale++;
-      else limited++;
+      else {
+        limited++;
+        // A source whose first record found the topic full of keys leaves no entry behind.
+        if (created && stats.records === 0) {
+          t.sources.delete(stats.src);
+          stats = null;
+        }
+      }
     }
-    if (accepted + stale > 0) stats.count(accepted + stale, at);
+    if (accepted + stale > 0) {
+      stats!.count(accepted + stale, at);
+      t.count(accepted + stale, at);
+    }
     if (accepted > 0) metrics.recordsAccepted.inc(spec.name, accepted);
     if (stale > 0) metrics.recordsStale.inc(spec.name, stale);
-    if (rejected.length + limited > 0) metrics.recordsRejected.inc(spec.name, rejected.length + limited);
+    const refused = rejected.length + limited + noSource;
+    if (refused > 0) metrics.recordsRejected.inc(spec.name, refused);
     markDirty(t);
     if (rejected.length > 0)
       reject(
@@ -457,6 +499,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
         ref,
         { rejected: rejected.slice(0, 20) },
       );
+    if (noSource > 0) reject(conn, 'limit', `topic ${spec.name} has the maximum number of sources`, ref);
     if (limited > 0)
       reject(
         conn,
@@ -470,7 +513,7 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
         id: ref ?? undefined,
         accepted,
         stale,
-        rejected: rejected.length + limited,
+        rejected: refused,
       });
   }
 
@@ -506,28 +549,36 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     const topics = topicsFor(conn, p.data.topics, ref, (s) => canSubscribe(conn.role, s), 'subscribe to');
     if (topics === null) return;
     const symbols = p.data.symbols ? new Set(p.data.symbols) : null;
+    const idPart = ref === null ? '' : `,"id":${JSON.stringify(ref)}`;
+    let frameBytes = 0;
     for (const t of topics) {
+      // A snapshot that dropped the connection (slow consumer) ends the frame: nothing more may
+      // attach to a closed connection.
+      if (conn.closed) return;
       let sub = conn.subs.get(t.name);
+      // A fresh snapshot replaces a subscription's state: it takes no part in the batch below.
+      if (sub !== undefined) t.subs.delete(sub);
+      // What was accepted before this `sub` goes to the existing subscribers now, so the
+      // snapshot holds exactly the records up to the topic's seq and every later record comes
+      // in a later `upd`: nothing is sent twice, nothing is missed.
+      flushPending(t);
       if (sub === undefined) {
-        sub = { conn, topic: t, symbols, seq: 0, skipBatch: false };
+        sub = { conn, topic: t, symbols, seq: 0 };
         conn.subs.set(t.name, sub);
-        t.subs.add(sub);
       }
+      t.subs.add(sub);
       sub.symbols = symbols;
-      // The snapshot holds every record accepted so far, this turn's pending batch included: it
-      // takes that batch's seq, and the batch is not sent to this subscription again.
-      sub.skipBatch = t.pending.length > 0;
-      sub.seq = symbols === null ? t.seq + (sub.skipBatch ? 1 : 0) : 0;
+      sub.seq = symbols === null ? t.seq : 0;
       let body = '';
       let n = 0;
       for (const r of t.records.values()) {
         if (!matchesSymbols(t.spec, r.key, symbols)) continue;
         body += (n++ === 0 ? '' : ',') + recordJson(r);
       }
-      const idPart = ref === null ? '' : `,"id":${JSON.stringify(ref)}`;
       const text = `{"op":"snapshot","topic":${JSON.stringify(t.name)},"seq":${sub.seq}${idPart},"records":[${body}]}`;
-      // A snapshot may be large; it does not count against the slow-consumer cap until it drains.
-      send(conn, text, 'snapshot', text.length);
+      // Snapshots may exceed the slow-consumer cap while they drain: by this frame's bytes.
+      frameBytes += Buffer.byteLength(text);
+      send(conn, text, 'snapshot', frameBytes);
     }
   }
 
@@ -594,14 +645,15 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
     const at = now();
     const sources: Record<string, unknown> = {};
     for (const s of t.sources.values())
-      sources[s.src] = {
-        records: s.records,
-        accepted: s.accepted,
-        stale: s.stale,
-        lastTs: s.lastTs,
-        ageMs: at - s.lastAt,
-        ratePerS: s.rate(at),
-      };
+      if (s.records > 0)
+        sources[s.src] = {
+          records: s.records,
+          accepted: s.accepted,
+          stale: s.stale,
+          lastTs: s.lastTs,
+          ageMs: at - s.lastAt,
+          ratePerS: s.rate(at),
+        };
     const reply: Record<string, unknown> = {
       op: 'inspect',
       topic: t.name,
@@ -625,21 +677,31 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
   function publishHealth(): void {
     const lag = metrics.sampleLag();
     const t = store.topic('health')!;
-    const stats = t.source('aggregator');
-    if (stats === null) return;
     const at = now();
+    const stats = t.source(AGGREGATOR_HEALTH_KEY, at);
+    if (stats === null) return;
+    const topics: Array<Record<string, unknown>> = [];
+    for (const topic of store.topics.values())
+      if (topic.lastAt > 0)
+        topics.push({
+          topic: topic.name,
+          ageMs: at - topic.lastAt,
+          ratePerS: topic.rate(at),
+          keys: topic.records.size,
+        });
     const sources: Array<Record<string, unknown>> = [];
     for (const topic of store.topics.values())
       for (const s of topic.sources.values())
-        sources.push({
-          topic: topic.name,
-          src: s.src,
-          ageMs: at - s.lastAt,
-          dataAgeMs: at - s.lastTs,
-          ratePerS: s.rate(at),
-          records: s.records,
-          stale: s.stale,
-        });
+        if (s.records > 0)
+          sources.push({
+            topic: topic.name,
+            src: s.src,
+            ageMs: at - s.lastAt,
+            dataAgeMs: at - s.lastTs,
+            ratePerS: s.rate(at),
+            records: s.records,
+            stale: s.stale,
+          });
     const rejects: Record<string, number> = {};
     for (const [k, v] of metrics.rejects.entries()) rejects[k] = v;
     const data = {
@@ -652,10 +714,12 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       rejects,
       slowConsumers: metrics.slowConsumers,
       loopLagMs: lag,
+      topics,
       sources,
     };
     t.apply(stats, AGGREGATOR_HEALTH_KEY, at, data, at);
     stats.count(1, at);
+    t.count(1, at);
     markDirty(t);
   }
 
@@ -854,6 +918,21 @@ export async function startAggregator(options: AggregatorOptions): Promise<Runni
       return closed;
     },
   };
+}
+
+/**
+ * A token configured for two roles (the first would win silently): the roles concerned, as a
+ * reason, or null. Never names the token itself.
+ */
+export function tokenConflict(tokens: readonly AggregatorToken[]): string | null {
+  const roleOf = new Map<string, Role>();
+  for (const t of tokens) {
+    const r = roleOf.get(t.token);
+    if (r !== undefined && r !== t.role)
+      return `the same token is configured for two roles (${r} and ${t.role}); give each role its own token`;
+    roleOf.set(t.token, t.role);
+  }
+  return null;
 }
 
 function sha256(s: string): Buffer {

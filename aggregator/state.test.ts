@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Cursors } from './cursors.ts';
-import { recordJson, SourceStats, Store } from './state.ts';
+import { dataTooDeep, recordJson, SourceStats, Store } from './state.ts';
 
 const LIMITS = { maxKeysPerTopic: 100, maxSourcesPerTopic: 10 };
 
@@ -67,6 +67,132 @@ describe('merge rule', () => {
       const out = t.pending.map((p) => p.ts);
       for (let i = 1; i < out.length; i++) assert.ok(out[i] >= out[i - 1]);
     }
+  });
+
+  it('position: a winner that omits fields keeps the held ones while positionAmt is unchanged', () => {
+    const t = new Store(LIMITS).topic('position')!;
+    const [risk, account, stream] = ['positionRisk', 'account', 'userStream'].map((n) => t.source(n)!);
+    // positionRisk knows everything; account v3 has no entry/mark/breakEven/liquidation prices;
+    // the user stream has entryPrice and breakEvenPrice but no markPrice.
+    t.apply(
+      risk,
+      'BTCUSDT:BOTH',
+      100,
+      {
+        ...pos('0.5', 100),
+        entryPrice: '60000',
+        markPrice: '61000',
+        breakEvenPrice: '60030',
+        liquidationPrice: '40000',
+        unRealizedProfit: '500',
+      },
+      1,
+    );
+    t.apply(
+      account,
+      'BTCUSDT:BOTH',
+      110,
+      { ...pos('0.500', 110), unRealizedProfit: '510', notional: '30500' },
+      2,
+    );
+    let d = t.records.get('BTCUSDT:BOTH')!.data as Record<string, string>;
+    assert.deepEqual(
+      [d.entryPrice, d.markPrice, d.breakEvenPrice, d.liquidationPrice],
+      ['60000', '61000', '60030', '40000'],
+      'carried over from the held record',
+    );
+    assert.deepEqual(
+      [d.positionAmt, d.unRealizedProfit, d.notional, d.updateTime],
+      ['0.500', '510', '30500', 110],
+    );
+    assert.equal(t.records.get('BTCUSDT:BOTH')!.src, 'account');
+    t.apply(
+      stream,
+      'BTCUSDT:BOTH',
+      120,
+      { ...pos('0.5', 120), entryPrice: '60001', breakEvenPrice: '60031' },
+      3,
+    );
+    d = t.records.get('BTCUSDT:BOTH')!.data as Record<string, string>;
+    assert.deepEqual(
+      [d.entryPrice, d.breakEvenPrice, d.markPrice, d.notional],
+      ['60001', '60031', '61000', '30500'],
+      'its own values win, the rest are kept',
+    );
+    assert.match(
+      recordJson(t.records.get('BTCUSDT:BOTH')!),
+      /"markPrice":"61000"/,
+      'subscribers get the merged record',
+    );
+    // The amount changed: the held prices would be wrong; nothing is carried over.
+    t.apply(account, 'BTCUSDT:BOTH', 130, pos('1.2', 130), 4);
+    d = t.records.get('BTCUSDT:BOTH')!.data as Record<string, string>;
+    assert.deepEqual(d, pos('1.2', 130));
+    // A stale record changes nothing.
+    assert.equal(t.apply(risk, 'BTCUSDT:BOTH', 90, { ...pos('1.2', 90), entryPrice: '1' }, 5), 'stale');
+    assert.equal((t.records.get('BTCUSDT:BOTH')!.data as Record<string, string>).entryPrice, undefined);
+  });
+
+  it('balance: carries fields over while walletBalance is unchanged; other topics never', () => {
+    const t = new Store(LIMITS).topic('balance')!;
+    const [account, v3, stream] = ['account', 'balanceV3', 'userStream'].map((n) => t.source(n)!);
+    const bal = (wallet: string, ts: number, extra: Record<string, string> = {}) => ({
+      asset: 'USDT',
+      walletBalance: wallet,
+      updateTime: ts,
+      ...extra,
+    });
+    t.apply(
+      account,
+      'USDT',
+      100,
+      bal('1000', 100, { marginBalance: '1010', unrealizedProfit: '10', availableBalance: '900' }),
+      1,
+    );
+    // /fapi/v3/balance: no marginBalance, no unrealizedProfit.
+    t.apply(v3, 'USDT', 110, bal('1000.0', 110, { availableBalance: '905' }), 2);
+    // The user stream's balance: no availableBalance.
+    t.apply(stream, 'USDT', 120, bal('1000', 120, { crossWalletBalance: '1000' }), 3);
+    let d = t.records.get('USDT')!.data as Record<string, string>;
+    assert.deepEqual(
+      [d.marginBalance, d.unrealizedProfit, d.availableBalance, d.crossWalletBalance, d.walletBalance],
+      ['1010', '10', '905', '1000', '1000'],
+    );
+    t.apply(stream, 'USDT', 130, bal('990', 130), 4);
+    d = t.records.get('USDT')!.data as Record<string, string>;
+    assert.deepEqual(d, bal('990', 130), 'walletBalance changed: no carry-over');
+    // Other topics keep the plain rule: the newest record as it came.
+    const v = new Store(LIMITS).topic('volume')!;
+    const vs = v.source('v')!;
+    v.apply(
+      vs,
+      'AUSDT',
+      1,
+      { symbol: 'AUSDT', quoteVolume: '1', volumeSurge: '1', fundingRate: '0', extra: 'x' },
+      1,
+    );
+    v.apply(vs, 'AUSDT', 2, { symbol: 'AUSDT', quoteVolume: '1', volumeSurge: '1', fundingRate: '0' }, 2);
+    assert.equal((v.records.get('AUSDT')!.data as Record<string, string>).extra, undefined);
+  });
+
+  it('evicts the idlest source past the TTL when the table is full; never a recent one', () => {
+    const t = new Store({ maxKeysPerTopic: 100, maxSourcesPerTopic: 2, sourceTtlMs: 1000 }).topic('book')!;
+    const a = t.source('a', 0)!;
+    t.apply(a, 'X', 1, {}, 0);
+    const b = t.source('b', 500)!;
+    t.apply(b, 'X', 2, {}, 500);
+    assert.equal(t.source('c', 900), null, 'full, nobody idle past the TTL');
+    assert.ok(t.source('c', 1200), 'a idle for 1.2 s gives its place up');
+    assert.deepEqual([...t.sources.keys()].sort(), ['b', 'c']);
+  });
+
+  it('measures nesting without recursion', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    assert.equal(dataTooDeep(deep, 32), true);
+    assert.equal(dataTooDeep({ a: { b: [1, { c: 'x' }] } }, 4), false);
+    assert.equal(dataTooDeep({ a: { b: [1, { c: {} }] } }, 4), true);
+    assert.equal(dataTooDeep('x', 0), false);
   });
 
   it('keeps keys independent', () => {

@@ -1,6 +1,11 @@
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { type AggregatorOptions, type AggregatorToken, startAggregator } from '../aggregator/index.ts';
+import {
+  type AggregatorOptions,
+  type AggregatorToken,
+  startAggregator,
+  tokenConflict,
+} from '../aggregator/index.ts';
 import { ROLES, type Role } from '../core/protocol/topics.ts';
 import { asUsage, type Command, UsageError, untilSignal } from './main.ts';
 
@@ -109,6 +114,9 @@ export function parseAggregatorArgs(
     throw new UsageError(
       'give at least one --token ROLE:SECRET (or FLEET_AGGREGATOR_TOKENS="collector:…,trader:…")',
     );
+  // Flags and the environment together: one secret for two roles would silently be the first.
+  const conflict = tokenConflict(tokens);
+  if (conflict !== null) throw new UsageError(conflict);
   return {
     host: values.host ?? (env.FLEET_AGGREGATOR_HOST || undefined),
     port: int('port', values.port ?? (env.FLEET_AGGREGATOR_PORT || undefined), 0, 65535) ?? 8700,

@@ -349,6 +349,93 @@ describe('AggregatorClient: subscriptions and the mirror', () => {
   });
 });
 
+describe('AggregatorClient: transient sub errors', () => {
+  it('retries a sub answered with any error but forbidden/unknown_topic, with backoff, and reports it', async () => {
+    const f = await fake();
+    const c = client(f);
+    await c.connect();
+    const conn = await f.conn(0);
+    const errors: AggregatorServerError[] = [];
+    c.on('serverError', (e) => errors.push(e));
+    const s = c.subscribe(['book', 'health']);
+    const sub = await conn.next((x) => x.op === 'sub');
+    // The first topic's snapshot arrives, the second fails inside the aggregator.
+    conn.send({ op: 'snapshot', topic: 'book', seq: 1, id: sub.id, records: [book('BTCUSDT', 1)] });
+    conn.send({ op: 'error', code: 'internal', msg: 'internal error', ref: sub.id });
+    const again = await conn.next((x) => x.op === 'sub', 'the retry');
+    assert.deepEqual(again.topics, ['health'], 'only the topic still without a snapshot');
+    assert.notEqual(again.id, sub.id);
+    assert.equal(errors[0]?.code, 'internal');
+    conn.send({ op: 'error', code: 'internal', msg: 'internal error', ref: again.id });
+    const third = await conn.next((x) => x.op === 'sub', 'the second retry');
+    conn.send({ op: 'snapshot', topic: 'health', seq: 0, id: third.id, records: [] });
+    await s;
+    assert.ok(c.isLive('book') && c.isLive('health'));
+    assert.equal(errors.length, 2);
+  });
+});
+
+describe('AggregatorClient: publishing while the aggregator drains', () => {
+  it('sends publications refused with shutting_down again after the reconnect, in order', async () => {
+    const f = await fake();
+    const c = client(f);
+    await c.connect();
+    const conn = await f.conn(0);
+    await c.publish('book', [book('AUSDT', 1)]);
+    await c.publish('book', [book('BUSDT', 2)]);
+    const acked = c.publish('book', [book('CUSDT', 3)], { ack: true });
+    const keyOf = (x: Frame) => x.records[0].key;
+    const [, b, cc] = [
+      await conn.next((x) => x.op === 'pub' && keyOf(x) === 'AUSDT'),
+      await conn.next((x) => x.op === 'pub' && keyOf(x) === 'BUSDT'),
+      await conn.next((x) => x.op === 'pub' && keyOf(x) === 'CUSDT'),
+    ];
+    // A was taken; B and C came after the aggregator began to drain.
+    conn.send({ op: 'error', code: 'shutting_down', msg: 'the aggregator is shutting down', ref: b.id });
+    conn.send({ op: 'error', code: 'shutting_down', msg: 'the aggregator is shutting down', ref: cc.id });
+    await until(() => c.queued > 0, 'the refused frames back in the queue');
+    await c.publish('book', [book('DUSDT', 4)]);
+    await settle();
+    assert.equal(
+      conn.frames.filter((x) => x.op === 'pub').length,
+      0,
+      'nothing more to a draining aggregator',
+    );
+    conn.ws.close(1001, 'aggregator shutting down');
+    const conn2 = await f.conn(1);
+    await until(() => conn2.frames.filter((x) => x.op === 'pub').length === 3, 'the re-sent frames');
+    const pubs = conn2.frames.filter((x) => x.op === 'pub');
+    assert.deepEqual(pubs.map(keyOf), ['BUSDT', 'CUSDT', 'DUSDT']);
+    conn2.send({ op: 'ack', id: pubs[1].id, accepted: 1, stale: 0, rejected: 0 });
+    assert.deepEqual(await acked, { accepted: 1, stale: 0, rejected: 0 }, 'its ack survived the reconnect');
+    await c.flush();
+    assert.equal(c.queued, 0);
+  });
+
+  it('counts the queue in bytes (UTF-8), not characters', async () => {
+    const f = await fake();
+    const port = f.port;
+    await f.close();
+    const c = new AggregatorClient({
+      url: `ws://127.0.0.1:${port}`,
+      token: 't',
+      source: 'r',
+      reconnect: { baseMs: 10, maxMs: 20 },
+    });
+    cleanups.push(() => c.close());
+    void c.connect().catch(() => {});
+    await c.publish('book', [book('币安人生USDT', 1)]);
+    const queued = c.queued;
+    const back = await FakeAggregator.start(port);
+    cleanups.push(() => back.close());
+    const conn = await back.conn(0);
+    const pub = await conn.next((x) => x.op === 'pub');
+    const text = JSON.stringify(pub);
+    assert.equal(queued, Buffer.byteLength(text));
+    assert.ok(queued > text.length);
+  });
+});
+
 describe('AggregatorClient: publishing', () => {
   it('validates records before sending', async () => {
     const f = await fake();

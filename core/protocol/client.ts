@@ -180,6 +180,8 @@ interface TopicSub {
   symbols: string[] | undefined;
   live: boolean;
   expect: number;
+  /** Consecutive transient errors answering its `sub` (the backoff's exponent). */
+  retries: number;
   waiters: Array<{ resolve: () => void; reject: (e: Error) => void }>;
 }
 
@@ -197,8 +199,15 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-interface QueueWaiter {
+/** A `pub` frame in the queue: its text, its UTF-8 size and its id. */
+interface QueueItem {
   text: string;
+  bytes: number;
+  id: number;
+}
+
+interface QueueWaiter {
+  item: QueueItem;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -241,9 +250,21 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
   private readonly subRequests = new Map<number, string[]>();
   private readonly mirrors = new Map<string, TopicMirror>();
   private readonly pending = new Map<number, Pending>();
-  private queue: Array<string | undefined> = [];
+  private queue: Array<QueueItem | undefined> = [];
   private qHead = 0;
   private queuedBytes = 0;
+  /**
+   * `pub` frames written on this connection whose fate is unknown (no reply to them or to a
+   * later frame yet), by id in the order written; bounded by maxQueueBytes (the oldest go).
+   */
+  private readonly inFlight = new Map<number, QueueItem>();
+  private inFlightBytes = 0;
+  /** Frames the aggregator refused with `shutting_down`: sent first after the reconnect. */
+  private requeued: QueueItem[] = [];
+  /** The aggregator said it is shutting down: publications wait for the next connection. */
+  private draining = false;
+  /** Re-subscriptions after a transient `sub` error, waiting for their backoff. */
+  private readonly subRetryTimers = new Set<NodeJS.Timeout>();
   private readonly waiters: QueueWaiter[] = [];
   private openWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   /** Counters for monitoring and tests. */
@@ -288,6 +309,8 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     clearTimeout(this.reconnectTimer);
     clearTimeout(this.pumpTimer);
     clearInterval(this.heartbeatTimer);
+    for (const t of this.subRetryTimers) clearTimeout(t);
+    this.subRetryTimers.clear();
     const err = new AggregatorConnectionError('client closed');
     this.failPending(err, true);
     for (const w of this.waiters.splice(0)) w.reject(err);
@@ -317,7 +340,7 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     const waits = list.map((t) => {
       let s = this.subs.get(t);
       if (!s) {
-        s = { symbols: opts.symbols, live: false, expect: 1, waiters: [] };
+        s = { symbols: opts.symbols, live: false, expect: 1, retries: 0, waiters: [] };
         this.subs.set(t, s);
       }
       s.symbols = opts.symbols;
@@ -405,7 +428,7 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
           return Promise.reject(new AggregatorRecordError(`${topic} record ${i}: ${reason}`));
       }
     }
-    let chunks: string[][] | null;
+    let chunks: Array<{ item: QueueItem; ack: boolean }>;
     try {
       chunks = this.chunk(topic, src, records, opts.ack === true);
     } catch (err) {
@@ -413,15 +436,15 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     }
     this.stats.published += records.length;
     // One frame, or several when the records exceed the aggregator's frame limits; in order.
-    const results = chunks.map(([text, idText]) => {
-      const id = idText === '' ? undefined : Number(idText);
-      const acked = id === undefined ? undefined : (this.request(id, 'ack', undefined) as Promise<AckResult>);
-      const queued = this.enqueue(text, opts.signal);
+    const results = chunks.map(({ item, ack }) => {
+      const id = item.id;
+      const acked = ack ? (this.request(id, 'ack', undefined) as Promise<AckResult>) : undefined;
+      const queued = this.enqueue(item, opts.signal);
       if (acked === undefined) return queued.then(() => undefined);
       return queued.then(
         () => acked,
         (err) => {
-          this.settle(id!, undefined, err);
+          this.settle(id, undefined, err);
           throw err;
         },
       );
@@ -439,25 +462,31 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     );
   }
 
-  /** Serializes records into `[frame text, ack id or '']` pairs within the frame limits. */
-  private chunk(topic: string, src: string, records: unknown[], ack: boolean): string[][] {
+  /**
+   * Serializes records into frames within the frame limits. Every frame has an id, so a refusal
+   * (`shutting_down`) names the frame to send again.
+   */
+  private chunk(
+    topic: string,
+    src: string,
+    records: unknown[],
+    ack: boolean,
+  ): Array<{ item: QueueItem; ack: boolean }> {
     const maxBytes = this.greetedLimits.maxFrameBytes;
     const maxRecords = this.greetedLimits.maxRecordsPerFrame;
-    const out: string[][] = [];
+    const out: Array<{ item: QueueItem; ack: boolean }> = [];
     const build = (recs: unknown[]) => {
       if (recs.length > maxRecords) {
         build(recs.slice(0, maxRecords));
         build(recs.slice(maxRecords));
         return;
       }
-      const id = ack ? this.nextId++ : undefined;
-      const frame: Record<string, unknown> = { op: 'pub', topic, src, records: recs };
-      if (id !== undefined) {
-        frame.id = id;
-        frame.ack = true;
-      }
+      const id = this.nextId++;
+      const frame: Record<string, unknown> = { op: 'pub', topic, src, records: recs, id };
+      if (ack) frame.ack = true;
       const text = JSON.stringify(frame);
-      if (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes) {
+      const bytes = Buffer.byteLength(text);
+      if (bytes > maxBytes) {
         if (recs.length === 1)
           throw new AggregatorRecordError(
             `${topic} record ${JSON.stringify((recs[0] as { key?: unknown }).key)}: larger than the frame limit (${maxBytes} bytes)`,
@@ -467,7 +496,7 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
         build(recs.slice(half));
         return;
       }
-      out.push([text, id === undefined ? '' : String(id)]);
+      out.push({ item: { text, bytes, id }, ack });
     };
     build(records);
     return out;
@@ -484,16 +513,16 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     }
   }
 
-  private enqueue(text: string, signal?: AbortSignal): Promise<void> {
+  private enqueue(item: QueueItem, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason ?? new AggregatorError('aborted'));
     const max = this.opts.maxQueueBytes ?? 8 * 1024 * 1024;
-    if (this.waiters.length === 0 && (this.queuedBytes === 0 || this.queuedBytes + text.length <= max)) {
-      this.push(text);
+    if (this.waiters.length === 0 && (this.queuedBytes === 0 || this.queuedBytes + item.bytes <= max)) {
+      this.push(item);
       this.pump();
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const w: QueueWaiter = { text, resolve, reject };
+      const w: QueueWaiter = { item, resolve, reject };
       this.waiters.push(w);
       signal?.addEventListener(
         'abort',
@@ -509,15 +538,15 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     });
   }
 
-  private push(text: string): void {
-    this.queue.push(text);
-    this.queuedBytes += text.length;
+  private push(item: QueueItem): void {
+    this.queue.push(item);
+    this.queuedBytes += item.bytes;
   }
 
   private pump(): void {
     const ws = this.ws;
     const hwm = this.opts.highWaterMark ?? 1024 * 1024;
-    if (ws && this.open_ && ws.readyState === WebSocket.OPEN) {
+    if (ws && this.open_ && !this.draining && ws.readyState === WebSocket.OPEN) {
       while (this.qHead < this.queue.length) {
         if (ws.bufferedAmount >= hwm) {
           this.pumpTimer ??= setTimeout(() => {
@@ -526,10 +555,11 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
           }, 2);
           break;
         }
-        const t = this.queue[this.qHead]!;
+        const item = this.queue[this.qHead]!;
         this.queue[this.qHead++] = undefined;
-        this.queuedBytes -= t.length;
-        ws.send(t);
+        this.queuedBytes -= item.bytes;
+        this.trackSent(item);
+        ws.send(item.text);
       }
       if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.qHead);
@@ -540,12 +570,39 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     const max = this.opts.maxQueueBytes ?? 8 * 1024 * 1024;
     while (this.waiters.length > 0) {
       const w = this.waiters[0];
-      if (this.queuedBytes !== 0 && this.queuedBytes + w.text.length > max) break;
+      if (this.queuedBytes !== 0 && this.queuedBytes + w.item.bytes > max) break;
       this.waiters.shift();
-      this.push(w.text);
+      this.push(w.item);
       w.resolve();
       if (this.open_) this.pump();
     }
+  }
+
+  /** Remembers a written `pub` frame until a reply to it or to a later frame. */
+  private trackSent(item: QueueItem): void {
+    this.inFlight.set(item.id, item);
+    this.inFlightBytes += item.bytes;
+    const max = this.opts.maxQueueBytes ?? 8 * 1024 * 1024;
+    for (const [id, old] of this.inFlight) {
+      if (this.inFlightBytes <= max) break;
+      this.inFlight.delete(id);
+      this.inFlightBytes -= old.bytes;
+    }
+  }
+
+  /**
+   * The aggregator answered frame `id`: it has read every frame written before it (frames are
+   * handled in order), so those are forgotten; `id` itself too unless `keep`. Returns its item.
+   */
+  private settleSent(id: number): QueueItem | undefined {
+    const item = this.inFlight.get(id);
+    if (item === undefined) return undefined;
+    for (const [k, v] of this.inFlight) {
+      this.inFlight.delete(k);
+      this.inFlightBytes -= v.bytes;
+      if (k === id) break;
+    }
+    return item;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -598,9 +655,15 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     else p.resolve(value);
   }
 
-  /** On a disconnect: requests that cannot be re-sent fail; cursors wait for the reconnect. */
+  /**
+   * On a disconnect: requests that cannot be re-sent fail; cursors, and acks of publications
+   * refused with `shutting_down` (re-sent after the reconnect), wait for it.
+   */
   private failPending(err: Error, all: boolean): void {
-    for (const [id, p] of this.pending) if (all || p.kind !== 'cursor') this.settle(id, undefined, err);
+    const requeued = new Set(this.requeued.map((q) => q.id));
+    for (const [id, p] of this.pending)
+      if (all || (p.kind !== 'cursor' && !(p.kind === 'ack' && requeued.has(id))))
+        this.settle(id, undefined, err);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -659,6 +722,13 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     }
     for (const g of groups.values()) this.sendSub(g.topics, g.symbols);
     for (const p of this.pending.values()) if (p.frame !== undefined) this.sendRaw(p.frame);
+    // Publications refused while the previous aggregator drained go first, in their order.
+    if (this.requeued.length > 0) {
+      this.queue = [...this.requeued, ...this.queue.slice(this.qHead)];
+      this.qHead = 0;
+      this.requeued = [];
+    }
+    this.draining = false;
     this.pump();
     const hb = this.opts.heartbeatMs ?? 10_000;
     clearInterval(this.heartbeatTimer);
@@ -681,6 +751,10 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     clearInterval(this.heartbeatTimer);
     for (const s of this.subs.values()) s.live = false;
     this.subRequests.clear();
+    // What was written on the lost connection without an answer is not sent again (as before);
+    // what the aggregator refused while draining is, after the reconnect.
+    this.inFlight.clear();
+    this.inFlightBytes = 0;
     this.failPending(new AggregatorConnectionError(`connection closed (${code})`), false);
     if (wasOpen) {
       this.stats.disconnects++;
@@ -700,6 +774,36 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     const id = this.nextId++;
     this.subRequests.set(id, topics);
     this.sendRaw(JSON.stringify(symbols ? { op: 'sub', topics, symbols, id } : { op: 'sub', topics, id }));
+  }
+
+  /** Sends `sub` again for topics still wanted and not live, after a backoff per topic. */
+  private retrySubs(topics: string[]): void {
+    let attempt = 0;
+    for (const t of topics) {
+      const s = this.subs.get(t);
+      if (s) attempt = Math.max(attempt, s.retries++);
+    }
+    const timer = setTimeout(
+      () => {
+        this.subRetryTimers.delete(timer);
+        if (!this.open_) return; // the reconnect re-subscribes everything
+        const groups = new Map<string, { topics: string[]; symbols: string[] | undefined }>();
+        for (const t of topics) {
+          const s = this.subs.get(t);
+          if (!s || s.live) continue;
+          const k = s.symbols ? s.symbols.join(',') : '';
+          let g = groups.get(k);
+          if (!g) {
+            g = { topics: [], symbols: s.symbols };
+            groups.set(k, g);
+          }
+          g.topics.push(t);
+        }
+        for (const g of groups.values()) this.sendSub(g.topics, g.symbols);
+      },
+      reconnectDelay(attempt, this.opts.reconnect),
+    );
+    this.subRetryTimers.add(timer);
   }
 
   private resync(topic: string): void {
@@ -756,6 +860,7 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
       }
       case 'ack': {
         const a = AckFrame.safeParse(f);
+        if (a.success && typeof a.data.id === 'number') this.settleSent(a.data.id);
         if (a.success && typeof a.data.id === 'number')
           this.settle(a.data.id, {
             accepted: a.data.accepted,
@@ -785,15 +890,32 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
     if (typeof e.ref === 'number') {
       const topics = this.subRequests.get(e.ref);
       if (topics) {
-        // A refused subscription: stop asking for it.
         this.subRequests.delete(e.ref);
-        for (const t of topics) {
-          const s = this.subs.get(t);
-          if (!s) continue;
-          this.subs.delete(t);
-          for (const w of s.waiters.splice(0)) w.reject(err);
+        if (e.code === 'forbidden' || e.code === 'unknown_topic') {
+          // A refused subscription: stop asking for it.
+          for (const t of topics) {
+            const s = this.subs.get(t);
+            if (!s) continue;
+            this.subs.delete(t);
+            for (const w of s.waiters.splice(0)) w.reject(err);
+          }
+          return;
         }
+        // Anything else may pass (an internal fault, a drain): ask again after a backoff.
+        this.retrySubs(topics);
+        this.emit('serverError', err);
         return;
+      }
+      const sent = this.settleSent(e.ref);
+      if (e.code === 'shutting_down') {
+        // The aggregator is draining: nothing more is sent to this one, and this frame (like the
+        // ones after it, refused likewise) goes again after the reconnect.
+        this.draining = true;
+        if (sent !== undefined) {
+          this.requeued.push(sent);
+          this.queuedBytes += sent.bytes;
+          return;
+        }
       }
       const p = this.pending.get(e.ref);
       // A pub that got as far as its records is acked after its bad_record/limit error: the ack settles it.
@@ -808,9 +930,15 @@ export class AggregatorClient extends TypedEmitter<AggregatorClientEvents> {
   private onSnapshot(f: Record<string, unknown>): void {
     const topic = f.topic;
     if (typeof topic !== 'string' || !Number.isInteger(f.seq) || !Array.isArray(f.records)) return;
-    if (typeof f.id === 'number') this.subRequests.delete(f.id);
+    if (typeof f.id === 'number') {
+      // The request's other topics may still fail (a multi-topic sub): keep them tied to it.
+      const rest = this.subRequests.get(f.id)?.filter((t) => t !== topic);
+      if (rest && rest.length > 0) this.subRequests.set(f.id, rest);
+      else this.subRequests.delete(f.id);
+    }
     const s = this.subs.get(topic);
     if (!s) return;
+    s.retries = 0;
     const at = Date.now();
     const m: TopicMirror = { records: new Map(), maxTs: 0, lastAt: at };
     const recs = f.records as ClientRecord[];

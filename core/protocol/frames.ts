@@ -26,6 +26,10 @@ export const LIMITS = {
   maxCursorSize: 1_000_000,
   /** A record's `ts` may be at most this far ahead of the aggregator's clock. */
   maxFutureMs: 60_000,
+  /** Nesting of objects and arrays in a record's `data` (Binance's own objects use 3). */
+  maxRecordDepth: 32,
+  /** A source idle this long (ms) gives its place up when its topic has maxSourcesPerTopic. */
+  sourceTtlMs: 10 * 60_000,
 } as const;
 
 export const ERROR_CODES = [
