@@ -5,8 +5,14 @@ import type { SimClock } from './contracts.ts';
 
 export class ExchangeClock implements SimClock {
   private virtualNow: number | undefined;
-  /** Added to the time the exchange reports and checks against (clock-skew fault). */
+  /**
+   * Added to the time the exchange reports and checks against (clock-skew fault): serverTime,
+   * the timestamp/recvWindow check, event times `E`. The market runs on `market` (no skew), so a
+   * skew in either direction never stops or rewinds it.
+   */
   skewMs = 0;
+  /** The market's own clock: real (or virtual) time without the skew. */
+  readonly market: SimClock = { now: () => this.virtualNow ?? Date.now() };
 
   constructor(opts: { virtual?: boolean; start?: number } = {}) {
     if (opts.virtual) this.virtualNow = opts.start ?? Date.UTC(2026, 0, 1);

@@ -139,6 +139,12 @@ export interface MarketView {
     symbol: string,
     limit: number,
   ): { lastUpdateId: number; E: number; T: number; bids: [string, string][]; asks: [string, string][] };
+  /**
+   * A taker order took `qty` at `price` from the book (a BUY from the asks, a SELL from the bids):
+   * depth and bookTicker show that much less there until the book refreshes on the next market
+   * step. Optional: a market without it offers unlimited liquidity at every level it shows.
+   */
+  consume?(symbol: string, takerSide: 'BUY' | 'SELL', price: string, qty: string): void;
   /** Klines ascending; rules of GET /fapi/v1/klines (limit already validated, 1..1500). */
   klines(
     symbol: string,
@@ -188,7 +194,10 @@ export interface AccountStats {
   cancelled: number;
   rejected: number;
   filled: number;
+  /** Net position amount per symbol (LONG + SHORT in hedge mode), non-zero only. */
   positions: Record<string, string>;
+  /** Each non-zero position by "SYMBOL:SIDE" (side BOTH, LONG or SHORT), signed like positionAmt. */
+  positionsBySide: Record<string, string>;
 }
 
 /** An account the simulator accepts. */

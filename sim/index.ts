@@ -68,18 +68,20 @@ export async function startSim(opts: SimOptions = {}): Promise<RunningSim> {
         }))
       : [{ ...DEFAULT_ACCOUNT, balance }];
   const clock = new ExchangeClock({ virtual: opts.virtualClock, start: opts.startTime });
+  // The market (and the engine on it) runs on unskewed time; only what the server reports and
+  // checks against is skewed.
   const market = createMarket({
-    clock,
+    clock: clock.market,
     symbols: opts.symbols ?? 200,
     seed: opts.seed ?? 1,
     replay: opts.replay,
   });
   const engine = createEngine({ market, accounts, legacyConditional: opts.legacyConditional });
-  const listenKeys = createListenKeys(clock);
-  const http = createHttp({ market, engine, listenKeys, weightLimit: opts.weightLimit });
+  const listenKeys = createListenKeys(clock.market);
+  const http = createHttp({ market, engine, listenKeys, weightLimit: opts.weightLimit, serverClock: clock });
 
   const sync = (): void => {
-    market.advanceTo(clock.now());
+    market.advanceTo(clock.market.now());
     listenKeys.expireDue();
   };
 

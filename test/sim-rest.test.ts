@@ -2,6 +2,7 @@
 // control endpoints and fault injection.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
@@ -77,6 +78,76 @@ describe('simulator REST', () => {
     assert.equal(ping.status, 200, 'and it goes on serving');
   });
 
+  test('more market endpoints: aggTrades, openInterest, mark/index/premium klines, /futures/data errors, 1500-bar history', async () => {
+    const from = { localAddress: '127.0.0.11' };
+    const agg = await call(origin, 'GET', '/fapi/v1/aggTrades', { symbol: 'BTCUSDT', limit: 5 }, from);
+    assert.equal(agg.status, 200);
+    assert.equal(agg.headers['x-mbx-used-weight-1m'], '20');
+    assert.equal(agg.body.length, 5);
+    assert.deepEqual(Object.keys(agg.body[0]), ['a', 'p', 'q', 'nq', 'f', 'l', 'T', 'm']);
+    for (let j = 1; j < 5; j++) assert.equal(agg.body[j].a, agg.body[j - 1].a + 1);
+    const fromId = await call(origin, 'GET', '/fapi/v1/aggTrades', {
+      symbol: 'BTCUSDT',
+      fromId: agg.body[1].a,
+      limit: 2,
+    });
+    assert.deepEqual(
+      fromId.body.map((t: { a: number }) => t.a),
+      [agg.body[1].a, agg.body[2].a],
+    );
+    const bad = await call(origin, 'GET', '/fapi/v1/aggTrades', {
+      symbol: 'BTCUSDT',
+      fromId: 1,
+      startTime: 1,
+    });
+    assert.equal(bad.body.code, -1128);
+
+    const oi = await call(origin, 'GET', '/fapi/v1/openInterest', { symbol: 'BTCUSDT' });
+    assert.deepEqual(Object.keys(oi.body), ['openInterest', 'symbol', 'time']);
+    assert.ok(Number(oi.body.openInterest) > 0);
+
+    for (const [path, key] of [
+      ['/fapi/v1/markPriceKlines', 'symbol'],
+      ['/fapi/v1/indexPriceKlines', 'pair'],
+      ['/fapi/v1/premiumIndexKlines', 'symbol'],
+    ]) {
+      const r = await call(
+        origin,
+        'GET',
+        path,
+        { [key]: 'BTCUSDT', interval: '1h', limit: 100 },
+        { localAddress: '127.0.0.12' },
+      );
+      assert.equal(r.status, 200, `${path} ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.length, 100);
+      assert.equal(r.body[0].length, 12);
+      assert.equal(r.body[0][5], '0');
+      assert.ok(Number(r.body[0][2]) >= Number(r.body[0][3]));
+    }
+    assert.equal(
+      (await call(origin, 'GET', '/fapi/v1/indexPriceKlines', { interval: '1h' })).body.code,
+      -1102,
+    );
+
+    const fd = await call(origin, 'GET', '/futures/data/openInterestHist', {
+      symbol: 'BTCUSDT',
+      period: '5m',
+    });
+    assert.equal(fd.status, 404);
+    assert.deepEqual(fd.body, {
+      code: -5000,
+      msg: 'Path /futures/data/openInterestHist, Method GET is invalid',
+    });
+    assert.ok(fd.headers['x-mbx-used-weight-1m'] !== undefined);
+
+    for (const interval of ['1m', '1h', '4h', '1d']) {
+      const r = await call(origin, 'GET', '/fapi/v1/klines', { symbol: 'SOLUSDT', interval, limit: 1500 });
+      assert.equal(r.body.length, 1500, interval);
+    }
+    const funding = await call(origin, 'GET', '/fapi/v1/fundingRate', { symbol: 'BTCUSDT', limit: 1000 });
+    assert.equal(funding.body.length, 1000);
+  });
+
   test("weights are charged per remote address, by Binance's table", async () => {
     const before = await control(origin, 'GET', '/sim/stats');
     const used0 = before.ips['127.0.0.7']?.weight1m ?? 0;
@@ -144,6 +215,72 @@ describe('simulator REST', () => {
     assert.equal(noSig.body.code, -1102);
   });
 
+  test('signature last: a parameter appended after it is -1022 and nothing is applied; duplicates -1101', async () => {
+    const price = Number(
+      (await call(origin, 'GET', '/fapi/v1/ticker/price', { symbol: 'BTCUSDT' })).body.price,
+    );
+    const low = (Math.floor((price * 0.9) / 0.1) * 0.1).toFixed(1);
+    const payload = new URLSearchParams({
+      symbol: 'BTCUSDT',
+      side: 'BUY',
+      type: 'LIMIT',
+      timeInForce: 'GTC',
+      quantity: '0.002',
+      price: low,
+      newClientOrderId: 'after-signature-1',
+      timestamp: String(Date.now()),
+    }).toString();
+    const sig = createHmac('sha256', account.apiSecret).update(payload).digest('hex');
+    const send = async (method: string, query: string, body?: string) => {
+      const res = await request(`${origin}/fapi/v1/order${query ? `?${query}` : ''}`, {
+        method: method as 'POST',
+        headers: {
+          'x-mbx-apikey': account.apiKey,
+          ...(body !== undefined ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        body,
+      });
+      return { status: res.statusCode, body: (await res.body.json()) as { code?: number; status?: string } };
+    };
+    for (const r of [
+      await send('POST', `${payload}&signature=${sig}&reduceOnly=true`),
+      await send('POST', '', `${payload}&signature=${sig}&reduceOnly=true`),
+      // Signature last in the query but another one in the body.
+      await send('POST', `${payload}&signature=${sig}`, `signature=${sig}`),
+    ]) {
+      assert.deepEqual([r.status, r.body.code], [400, -1022]);
+    }
+    const open = await call(
+      origin,
+      'GET',
+      '/fapi/v1/openOrders',
+      { symbol: 'BTCUSDT' },
+      { account, signed: true },
+    );
+    assert.ok(!open.body.some((o: { clientOrderId: string }) => o.clientOrderId === 'after-signature-1'));
+    // Duplicates in the query, or in the body: -1101 (a parameter in both: the query's wins).
+    const dupQ = await send('POST', `${payload}&symbol=ETHUSDT&signature=${sig}`);
+    assert.deepEqual([dupQ.status, dupQ.body.code], [400, -1101]);
+    const dupB = await send('POST', '', `${payload}&quantity=1&signature=${sig}`);
+    assert.deepEqual([dupB.status, dupB.body.code], [400, -1101]);
+    // The same request signed properly, signature last in the query and a body after it (the
+    // official connector's form): accepted.
+    const q = 'symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC';
+    const b = `quantity=0.002&price=${low}&newClientOrderId=after-signature-2&timestamp=${Date.now()}`;
+    const mixed = createHmac('sha256', account.apiSecret)
+      .update(q + b)
+      .digest('hex');
+    const ok = await send('POST', `${q}&signature=${mixed}`, b);
+    assert.deepEqual([ok.status, ok.body.status], [200, 'NEW']);
+    await call(
+      origin,
+      'DELETE',
+      '/fapi/v1/order',
+      { symbol: 'BTCUSDT', origClientOrderId: 'after-signature-2' },
+      { account, signed: true },
+    );
+  });
+
   test('orders through the signed API: rest, query, cancel, fill, -4120, order-count headers', async () => {
     const price = Number(
       (await call(origin, 'GET', '/fapi/v1/ticker/price', { symbol: 'BTCUSDT' })).body.price,
@@ -203,6 +340,7 @@ describe('simulator REST', () => {
     assert.equal(market.body.status, 'FILLED', JSON.stringify(market.body));
     const stats = await control(origin, 'GET', '/sim/stats');
     assert.equal(stats.accounts[account.apiKey].positions.ETHUSDT, '0.050');
+    assert.equal(stats.accounts[account.apiKey].positionsBySide['ETHUSDT:BOTH'], '0.050');
 
     const stop = await call(
       origin,
@@ -239,24 +377,55 @@ describe('simulator REST', () => {
       const text = await res.body.text();
       return { status: res.statusCode, text };
     };
-    const cases: Array<Promise<{ status: number; text: string }>> = [
-      raw('GET', '/fapi/v1/klines?symbol=%%%&interval=%E0%A4%A'),
-      raw('GET', `/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=${'9'.repeat(400)}`),
-      raw('GET', '/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime=abc'),
-      raw('POST', '/fapi/v1/order', '{"symbol":"BTCUSDT"}', {
-        'content-type': 'application/json',
-        'x-mbx-apikey': account.apiKey,
-      }),
-      raw('POST', '/fapi/v1/order?signature=%ZZ', 'a=b', { 'x-mbx-apikey': account.apiKey }),
-      raw('PATCH', '/fapi/v1/order'),
-      raw('GET', '/fapi/v1/ticker/bookTicker?symbol[]=x'),
-      raw('GET', `/fapi/v1/time?${'a=1&'.repeat(2000)}`),
+    const cases: Array<[Promise<{ status: number; text: string }>, number, string]> = [
+      [
+        raw('GET', '/fapi/v1/klines?symbol=%%%&interval=%E0%A4%A'),
+        400,
+        '{"code":-1121,"msg":"Invalid symbol."}',
+      ],
+      [
+        raw('GET', `/fapi/v1/klines?symbol=BTCUSDT&interval=1m&limit=${'9'.repeat(400)}`),
+        400,
+        `{"code":-1130,"msg":"Data sent for parameter 'limit' is not valid."}`,
+      ],
+      [
+        raw('GET', '/fapi/v1/klines?symbol=BTCUSDT&interval=1m&startTime=abc'),
+        400,
+        `{"code":-1130,"msg":"Data sent for parameter 'startTime' is not valid."}`,
+      ],
+      // A JSON body is not read: the signed parameters are missing.
+      [
+        raw('POST', '/fapi/v1/order', '{"symbol":"BTCUSDT"}', {
+          'content-type': 'application/json',
+          'x-mbx-apikey': account.apiKey,
+        }),
+        400,
+        `{"code":-1102,"msg":"Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."}`,
+      ],
+      [
+        raw('POST', '/fapi/v1/order?signature=%ZZ', 'a=b', { 'x-mbx-apikey': account.apiKey }),
+        400,
+        `{"code":-1102,"msg":"Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."}`,
+      ],
+      [
+        raw('PATCH', '/fapi/v1/order'),
+        404,
+        '{"code":-5000,"msg":"Path /fapi/v1/order, Method PATCH is invalid"}',
+      ],
+      [
+        raw('GET', `/fapi/v1/time?${'a=1&'.repeat(2000)}`),
+        400,
+        '{"code":-1101,"msg":"Duplicate values for a parameter detected."}',
+      ],
     ];
-    for (const r of await Promise.all(cases)) {
-      assert.ok((r.status >= 400 && r.status < 500) || r.status === 200, `status ${r.status}: ${r.text}`);
-      if (r.status !== 200 && r.text.startsWith('{"code"'))
-        assert.match(r.text, /^\{"code":-\d+,"msg":"[^"]+"\}$/);
+    for (const [pending, status, text] of cases) {
+      const r = await pending;
+      assert.deepEqual([r.status, r.text], [status, text]);
     }
+    // Unknown parameters are ignored, as Binance does: every book ticker.
+    const extra = await raw('GET', '/fapi/v1/ticker/bookTicker?symbol[]=x');
+    assert.equal(extra.status, 200);
+    assert.equal(JSON.parse(extra.text).length, 30);
     const ok = await call(origin, 'GET', '/fapi/v1/ping');
     assert.equal(ok.status, 200);
   });
@@ -321,6 +490,11 @@ describe('simulator REST', () => {
     assert.equal(last!.status, 429);
     assert.equal(last!.body.code, -1015);
     assert.ok(Number(last!.headers['retry-after']) >= 1);
+    // /sim/stats shows it for the account and for the address it came from.
+    const stats = await control(origin, 'GET', '/sim/stats');
+    assert.equal(stats.accounts[acct2.apiKey].http429, 1);
+    assert.equal(stats.accounts[account.apiKey].http429, 0);
+    assert.ok(stats.ips['127.0.0.1'].http429 >= 1);
   });
 });
 
@@ -372,6 +546,90 @@ describe('simulator funding history', () => {
         [...times].sort((a: number, b: number) => a - b),
       );
     } finally {
+      await sim.close();
+    }
+  });
+});
+
+describe('simulator depth: takers walk the book', () => {
+  test('a MARKET buy larger than the touch takes several levels; taken levels stay gone until the next step', async () => {
+    const rich = { apiKey: 'r'.repeat(64), apiSecret: 's'.repeat(64), balance: '10000000' };
+    const sim = await startSim({
+      port: 0,
+      symbols: 30,
+      virtualClock: true,
+      startTime: Date.now(),
+      accounts: [rich],
+    });
+    try {
+      const o = sim.restUrl;
+      const before = (await call(o, 'GET', '/fapi/v1/depth', { symbol: 'BTCUSDT', limit: 5 })).body;
+      const asks = before.asks.map(([p, q]: [string, string]) => [Number(p), Math.round(Number(q) * 1000)]);
+      // Two full levels and half of the third (quantities in steps of 0.001).
+      const third = Math.max(1, Math.floor(asks[2][1] / 2));
+      const steps = asks[0][1] + asks[1][1] + third;
+      const qty = (steps / 1000).toFixed(3);
+      const r = await call(
+        o,
+        'POST',
+        '/fapi/v1/order',
+        { symbol: 'BTCUSDT', side: 'BUY', type: 'MARKET', quantity: qty, newOrderRespType: 'RESULT' },
+        { account: rich, signed: true },
+      );
+      assert.equal(r.body.status, 'FILLED', JSON.stringify(r.body));
+      const quote = asks[0][0] * asks[0][1] + asks[1][0] * asks[1][1] + asks[2][0] * third;
+      assert.ok(
+        Math.abs(Number(r.body.avgPrice) - quote / steps) < 0.1,
+        `${r.body.avgPrice} vs ${quote / steps}`,
+      );
+      const trades = await call(
+        o,
+        'GET',
+        '/fapi/v1/userTrades',
+        { symbol: 'BTCUSDT', orderId: r.body.orderId },
+        { account: rich, signed: true },
+      );
+      assert.deepEqual(
+        trades.body.map((t: { price: string }) => Number(t.price)),
+        [asks[0][0], asks[1][0], asks[2][0]],
+      );
+      const after = (await call(o, 'GET', '/fapi/v1/depth', { symbol: 'BTCUSDT', limit: 5 })).body;
+      assert.ok(after.lastUpdateId > before.lastUpdateId);
+      assert.equal(Number(after.asks[0][0]), asks[2][0]);
+      assert.equal(Math.round(Number(after.asks[0][1]) * 1000), asks[2][1] - third);
+      const bt = (await call(o, 'GET', '/fapi/v1/ticker/bookTicker', { symbol: 'BTCUSDT' })).body;
+      assert.equal(Number(bt.askPrice), asks[2][0]);
+      // The next market step refreshes the book.
+      await control(o, 'POST', '/sim/clock', { advanceMs: 1000 });
+      const fresh = (await call(o, 'GET', '/fapi/v1/depth', { symbol: 'BTCUSDT', limit: 5 })).body;
+      const bt2 = (await call(o, 'GET', '/fapi/v1/ticker/bookTicker', { symbol: 'BTCUSDT' })).body;
+      assert.deepEqual([bt2.askPrice, bt2.askQty], fresh.asks[0]);
+
+      // Ordinary orders (a few hundred USDT) on every symbol fill at the touch, as one trade.
+      const info = (await call(o, 'GET', '/fapi/v1/exchangeInfo')).body;
+      for (const s of info.symbols) {
+        const lot = s.filters.find((f: { filterType: string }) => f.filterType === 'MARKET_LOT_SIZE');
+        const book = (await call(o, 'GET', '/fapi/v1/ticker/bookTicker', { symbol: s.symbol })).body;
+        const step = Number(lot.stepSize);
+        const q = Math.max(Number(lot.minQty), Math.ceil(400 / Number(book.askPrice) / step) * step);
+        const m = await call(
+          o,
+          'POST',
+          '/fapi/v1/order',
+          {
+            symbol: s.symbol,
+            side: 'BUY',
+            type: 'MARKET',
+            quantity: q.toFixed(s.quantityPrecision),
+            newOrderRespType: 'RESULT',
+          },
+          { account: rich, signed: true },
+        );
+        assert.equal(m.body.status, 'FILLED', `${s.symbol}: ${JSON.stringify(m.body)}`);
+        assert.equal(Number(m.body.avgPrice), Number(book.askPrice), s.symbol);
+      }
+    } finally {
+      await closeAgents();
       await sim.close();
     }
   });

@@ -164,3 +164,142 @@ describe('virtual-clock scenarios', () => {
     }
   });
 });
+
+describe('control API and faults over HTTP', () => {
+  let sim: RunningSim;
+  const account = { apiKey: 'h'.repeat(64), apiSecret: 'i'.repeat(64) };
+
+  before(async () => {
+    sim = await startSim({ port: 0, symbols: 5, virtualClock: true, startTime: START, accounts: [account] });
+  });
+  after(async () => {
+    await closeAgents();
+    await sim.close();
+  });
+
+  test('GET /sim describes the control API and the clock', async () => {
+    const r = await control(sim.restUrl, 'GET', '/sim');
+    assert.equal(r.virtualClock, true);
+    assert.equal(r.time, sim.clock.now());
+    for (const k of ['GET /sim/stats', 'POST /sim/reset', 'GET|POST|DELETE /sim/faults', 'POST /sim/clock'])
+      assert.ok(k in r.endpoints, k);
+  });
+
+  test('a negative clock skew moves the reported time back but the market keeps moving', async () => {
+    const t0 = (await call(sim.restUrl, 'GET', '/fapi/v1/time')).body.serverTime;
+    const d0 = (await call(sim.restUrl, 'GET', '/fapi/v1/depth', { symbol: 'BTCUSDT', limit: 5 })).body;
+    const k0 = (
+      await call(sim.restUrl, 'GET', '/fapi/v1/klines', { symbol: 'BTCUSDT', interval: '1m', limit: 1 })
+    ).body[0];
+    const r = await control(sim.restUrl, 'POST', '/sim/faults', { kind: 'skew', ms: -120_000 });
+    assert.equal(r.skewMs, -120_000);
+    assert.equal((await call(sim.restUrl, 'GET', '/fapi/v1/time')).body.serverTime, t0 - 120_000);
+    // Time passes: the market moves on (before the fix it waited two minutes for the skewed clock).
+    await control(sim.restUrl, 'POST', '/sim/clock', { advanceMs: 90_000 });
+    const d1 = (await call(sim.restUrl, 'GET', '/fapi/v1/depth', { symbol: 'BTCUSDT', limit: 5 })).body;
+    assert.ok(d1.lastUpdateId > d0.lastUpdateId + 300, `${d0.lastUpdateId} → ${d1.lastUpdateId}`);
+    const k1 = (
+      await call(sim.restUrl, 'GET', '/fapi/v1/klines', { symbol: 'BTCUSDT', interval: '1m', limit: 1 })
+    ).body[0];
+    assert.ok(k1[0] > k0[0], 'new bars form');
+    const server = (await call(sim.restUrl, 'GET', '/fapi/v1/time')).body.serverTime;
+    assert.equal(server, t0 - 120_000 + 90_000);
+    // Signed requests are checked against the skewed time.
+    const ok = await call(
+      sim.restUrl,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      { account, signed: true, timestamp: server },
+    );
+    assert.equal(ok.status, 200);
+    const ahead = await call(
+      sim.restUrl,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      { account, signed: true, timestamp: server + 120_000 },
+    );
+    assert.equal(ahead.body.code, -1021);
+    await control(sim.restUrl, 'DELETE', '/sim/faults');
+    assert.equal((await call(sim.restUrl, 'GET', '/fapi/v1/time')).body.serverTime, t0 + 90_000);
+  });
+
+  test('a latency fault delays the matching answers, then runs out', async () => {
+    await control(sim.restUrl, 'POST', '/sim/faults', {
+      kind: 'latency',
+      ms: 300,
+      path: '/fapi/v1/ping',
+      method: 'GET',
+      count: 1,
+    });
+    assert.equal((await control(sim.restUrl, 'GET', '/sim/faults')).faults.length, 1);
+    const t = Date.now();
+    assert.equal((await call(sim.restUrl, 'GET', '/fapi/v1/ping')).status, 200);
+    assert.ok(Date.now() - t >= 290, 'delayed');
+    assert.deepEqual((await control(sim.restUrl, 'GET', '/sim/faults')).faults, [], 'count used up');
+  });
+
+  test('drop-ws closes every WebSocket connection', async () => {
+    const ws = new WebSocket(`${sim.wsUrl}/market/ws/btcusdt@markPrice`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    const r = await control(sim.restUrl, 'POST', '/sim/faults', { kind: 'drop-ws' });
+    assert.equal(r.dropped, 1);
+    await closed;
+    assert.equal((await control(sim.restUrl, 'GET', '/sim/stats')).ws.connections, 0);
+  });
+
+  test('POST /sim/reset: accounts, limits and faults back to the start; private sockets get listenKeyExpired and close', async () => {
+    const price = Number(
+      (await call(sim.restUrl, 'GET', '/fapi/v1/ticker/price', { symbol: 'ETHUSDT' })).body.price,
+    );
+    const placed = await call(
+      sim.restUrl,
+      'POST',
+      '/fapi/v1/order',
+      {
+        symbol: 'ETHUSDT',
+        side: 'BUY',
+        type: 'LIMIT',
+        timeInForce: 'GTC',
+        quantity: '0.05',
+        price: (Math.floor(price * 0.95 * 100) / 100).toFixed(2),
+      },
+      { account, signed: true, timestamp: sim.clock.now() },
+    );
+    assert.equal(placed.status, 200, JSON.stringify(placed.body));
+    await control(sim.restUrl, 'POST', '/sim/faults', {
+      kind: 'error',
+      status: 503,
+      path: '/fapi/v1/exchangeInfo',
+    });
+    const key = (await call(sim.restUrl, 'POST', '/fapi/v1/listenKey', {}, { account })).body.listenKey;
+    const ws = new WebSocket(`${sim.wsUrl}/private/ws?listenKey=${key}`);
+    const frames: any[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+
+    assert.deepEqual(await control(sim.restUrl, 'POST', '/sim/reset'), { ok: true });
+    assert.equal(await closed, 1000);
+    assert.deepEqual(
+      frames.map((f) => [f.e, f.listenKey]),
+      [['listenKeyExpired', key]],
+    );
+    const stats = await control(sim.restUrl, 'GET', '/sim/stats');
+    assert.deepEqual(Object.keys(stats.ips), []);
+    assert.equal(stats.accounts[account.apiKey].orders, 0);
+    assert.deepEqual((await control(sim.restUrl, 'GET', '/sim/faults')).faults, []);
+    assert.equal((await call(sim.restUrl, 'GET', '/fapi/v1/exchangeInfo')).status, 200);
+    const open = await call(
+      sim.restUrl,
+      'GET',
+      '/fapi/v1/openOrders',
+      {},
+      { account, signed: true, timestamp: sim.clock.now() },
+    );
+    assert.deepEqual(open.body, []);
+    assert.equal((await call(sim.restUrl, 'PUT', '/fapi/v1/listenKey', {}, { account })).body.code, -1125);
+  });
+});

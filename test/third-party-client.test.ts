@@ -12,8 +12,8 @@
 // USDⓈ-M page calls the id an "unsigned INT", but production fstream accepts string ids: both
 // official SDKs (this one, and binance-connector-python, which sends UUIDs and raises on any error
 // reply) subscribe that way on USDⓈ-M, and only the Options streams, which do answer
-// "request ID must be an unsigned integer", were switched to integer ids. The simulator answers that
-// error to string ids today, so the first WebSocket test below fails until it accepts them; the
+// "request ID must be an unsigned integer", were switched to integer ids. The simulator accepts
+// string ids as production fstream does, so the first WebSocket test below subscribes live; the
 // second names its streams at connect() (in the URLs) and does not depend on the live SUBSCRIBE.
 
 import assert from 'node:assert/strict';

@@ -297,6 +297,7 @@ describe('account endpoints', () => {
       rejected: 1,
       filled: 1,
       positions: { BTCUSDT: '0.010' },
+      positionsBySide: { 'BTCUSDT:BOTH': '0.010' },
     });
     h.call('setLeverage', { symbol: 'BTCUSDT', leverage: '5' });
     h.engine.reset();
@@ -306,6 +307,7 @@ describe('account endpoints', () => {
       rejected: 0,
       filled: 0,
       positions: {},
+      positionsBySide: {},
     });
     assert.equal(h.call<Obj[]>('balance')[0].balance, '10000.00000000');
     assert.deepEqual(h.call<Obj[]>('income'), []);

@@ -122,14 +122,21 @@ export function createEngine(opts: EngineOptions): Engine {
       const out: Record<string, AccountStats> = {};
       for (const acct of ctx.accounts.values()) {
         const positions: Record<string, string> = {};
+        const positionsBySide: Record<string, string> = {};
+        const text = (sym: string, amt: ReturnType<typeof D>) => {
+          const rules = ctx.rules(sym);
+          return rules ? pad(amt, rules.quantityPrecision) : amt.toString();
+        };
         const net = new Map<string, ReturnType<typeof D>>();
-        for (const pos of acct.active) net.set(pos.symbol, (net.get(pos.symbol) ?? D(0)).add(pos.amt));
+        for (const pos of acct.active) {
+          net.set(pos.symbol, (net.get(pos.symbol) ?? D(0)).add(pos.amt));
+          if (!pos.amt.isZero()) positionsBySide[`${pos.symbol}:${pos.side}`] = text(pos.symbol, pos.amt);
+        }
         for (const [sym, amt] of net) {
           if (amt.isZero()) continue;
-          const rules = ctx.rules(sym);
-          positions[sym] = rules ? pad(amt, rules.quantityPrecision) : amt.toString();
+          positions[sym] = text(sym, amt);
         }
-        out[acct.apiKey] = { ...acct.stats, positions };
+        out[acct.apiKey] = { ...acct.stats, positions, positionsBySide };
       }
       return out;
     },

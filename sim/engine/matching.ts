@@ -1,5 +1,6 @@
 // Placing, executing and filling orders against the market: MARKET and crossing LIMIT orders
-// take the touch at once (infinite liquidity at the best bid/ask); the rest rest on the book and
+// take liquidity at once, level by level from the market's depth book (one trade per level, the
+// levels taken are consumed until the book refreshes); the rest rest on the book and
 // fill as maker at their limit when a market trade prints through them. Each fill moves the
 // position, the wallet (realized PnL, commission), the trade and income ledgers, and emits the
 // user-data events after the state has changed.
@@ -191,7 +192,19 @@ export function place(ctx: Ctx, acct: Account, spec: OrderSpec, opts: PlaceOptio
     const isMarket = spec.type === 'MARKET';
     const touch = side === 'BUY' ? t.ask : t.bid;
     const crossing = isMarket ? touch.isPositive() : crosses(side, spec.price, t);
-    if (crossing) execPrice = touch;
+    // What the book holds for it now (levels within the limit), and the average price paid.
+    let takeable = Decimal.ZERO;
+    if (crossing) {
+      const plan = planTake(ctx, symbol, side, fillQty, isMarket ? undefined : spec.price, touch);
+      takeable = plan.qty;
+      // The part the book cannot take rests at the limit (LIMIT) or expires (MARKET: priced at
+      // the last level for the margin check).
+      const restPrice = isMarket ? plan.worst : spec.price;
+      const rest = spec.qty.sub(plan.qty);
+      execPrice = rest.isPositive()
+        ? plan.quote.add(restPrice.mul(rest)).div(spec.qty, 12)
+        : plan.quote.div(plan.qty, 12);
+    }
     if (!reducing) {
       checkMargin(
         ctx,
@@ -202,7 +215,8 @@ export function place(ctx: Ctx, acct: Account, spec: OrderSpec, opts: PlaceOptio
       );
     }
     if (!isMarket && spec.timeInForce === 'GTX' && crossing) throw apiError(-5022);
-    if (spec.timeInForce === 'FOK' && (!crossing || fillQty.lt(spec.qty))) throw apiError(-5021);
+    if (spec.timeInForce === 'FOK' && (!crossing || fillQty.lt(spec.qty) || takeable.lt(spec.qty)))
+      throw apiError(-5021);
   }
 
   const order = newOrder(ctx, acct, spec, opts, ctx.nextOrderId(symbol));
@@ -296,15 +310,85 @@ export function makeTrigger(
   return trig;
 }
 
-/** Runs an accepted (NEW) order against the touch: fill, rest, or expire. */
+/** One price level of the book as a taker meets it. */
+export interface Level {
+  price: Decimal;
+  qty: Decimal;
+}
+
+/**
+ * The levels a taker on `side` meets, best first: the opposite side of the simulator's depth book
+ * (net of what other takers took since it last refreshed), only those at or better than `limit`
+ * (undefined: any price), as many as it takes to cover `qty` if the book holds that much. A market
+ * without depth offers `qty` at the touch.
+ */
+export function takerLevels(
+  ctx: Ctx,
+  symbol: string,
+  side: Side,
+  qty: Decimal,
+  limit: Decimal | undefined,
+  touch: Decimal,
+): Level[] {
+  let out: Level[] = [];
+  for (const n of [5, 50, 1000]) {
+    const d = ctx.market.depth(symbol, n);
+    const raw = side === 'BUY' ? d.asks : d.bids;
+    out = [];
+    let sum = Decimal.ZERO;
+    let enough = false;
+    for (const [pt, qt] of raw) {
+      const price = parseDecimal(pt);
+      const q = parseDecimal(qt);
+      if (!price || !q?.isPositive()) continue;
+      if (limit && (side === 'BUY' ? price.gt(limit) : price.lt(limit))) {
+        enough = true;
+        break;
+      }
+      out.push({ price, qty: q });
+      sum = sum.add(q);
+      if (sum.gte(qty)) {
+        enough = true;
+        break;
+      }
+    }
+    if (enough || raw.length < n) break;
+  }
+  if (out.length === 0 && touch.isPositive()) return [{ price: touch, qty }];
+  return out;
+}
+
+/** How much of qty the book can take now, what it costs, and the last (worst) price used. */
+function planTake(
+  ctx: Ctx,
+  symbol: string,
+  side: Side,
+  qty: Decimal,
+  limit: Decimal | undefined,
+  touch: Decimal,
+): { qty: Decimal; quote: Decimal; worst: Decimal } {
+  let left = qty;
+  let quote = Decimal.ZERO;
+  let worst = touch;
+  for (const l of takerLevels(ctx, symbol, side, qty, limit, touch)) {
+    if (!left.isPositive()) break;
+    const q = Decimal.min(left, l.qty);
+    quote = quote.add(l.price.mul(q));
+    left = left.sub(q);
+    worst = l.price;
+  }
+  return { qty: qty.sub(left), quote, worst };
+}
+
+/** Runs an accepted (NEW) order against the book: fill (level by level), rest, or expire. */
 export function execute(ctx: Ctx, order: Order, t: Touch): void {
   const touch = order.side === 'BUY' ? t.ask : t.bid;
   if (order.type === 'MARKET') {
-    if (touch.isPositive()) takerFill(ctx, order, touch);
+    if (touch.isPositive()) takerFill(ctx, order, undefined, touch);
     if (isOpen(order.status)) finalize(ctx, order, 'EXPIRED', isReducing(order.acct, order) ? '4' : '9');
     return;
   }
-  if (crosses(order.side, order.price, t)) takerFill(ctx, order, touch);
+  if (crosses(order.side, order.price, t)) takerFill(ctx, order, order.price, touch);
   if (!isOpen(order.status)) return;
   if (order.timeInForce === 'IOC' || order.timeInForce === 'FOK') finalize(ctx, order, 'EXPIRED', '2');
   else ctx.addResting(order);
@@ -316,9 +400,20 @@ function reducibleQty(order: Order): Decimal {
   return Decimal.min(rest, closableQty(order.acct, order.symbol, order.side, order.positionSide));
 }
 
-function takerFill(ctx: Ctx, order: Order, price: Decimal): void {
-  const qty = reducibleQty(order);
-  if (qty.isPositive()) applyFill(ctx, order, qty, price, false);
+/**
+ * Takes liquidity for an order, level by level from the depth book up to `limit` (undefined for
+ * MARKET): one trade per level, each level consumed in the market's book.
+ */
+export function takerFill(ctx: Ctx, order: Order, limit: Decimal | undefined, touch: Decimal): void {
+  const want = reducibleQty(order);
+  if (!want.isPositive()) return;
+  for (const l of takerLevels(ctx, order.symbol, order.side, want, limit, touch)) {
+    if (!isOpen(order.status)) break;
+    const q = Decimal.min(l.qty, reducibleQty(order));
+    if (!q.isPositive()) break;
+    ctx.market.consume?.(order.symbol, order.side, l.price.toString(), q.toString());
+    applyFill(ctx, order, q, l.price, false);
+  }
 }
 
 /** A resting order the market traded through: fills as maker at its limit price. */

@@ -8,7 +8,6 @@ import { openOrderIM, totals } from './account.ts';
 import { orderTradeUpdate } from './events.ts';
 import { fix8, pad, plain, randomClientId } from './format.ts';
 import {
-  applyFill,
   closableQty,
   finalize,
   isConditional,
@@ -16,6 +15,7 @@ import {
   isReducing,
   type OrderSpec,
   place,
+  takerFill,
   touchOf,
 } from './matching.ts';
 import {
@@ -406,7 +406,7 @@ export function modifyOrder(ctx: Ctx, apiKey: string, p: Params): unknown {
       const q = isReducing(acct, order)
         ? Decimal.min(rest, closableQty(acct, symbol, order.side, order.positionSide))
         : rest;
-      if (q.isPositive()) applyFill(ctx, order, q, side === 'BUY' ? t.ask : t.bid, false);
+      if (q.isPositive()) takerFill(ctx, order, price, side === 'BUY' ? t.ask : t.bid);
       if (isOpen(order.status)) ctx.addResting(order);
     }
     return orderJson(order, { pair: true });

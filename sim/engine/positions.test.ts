@@ -202,5 +202,17 @@ describe('hedge mode', () => {
     assert.equal(rows.length, 6);
     assert.deepEqual([...new Set(rows.map((r) => r.positionSide))], ['LONG', 'SHORT']);
     assert.deepEqual(h.engine.stats()['key-A'].positions, { BTCUSDT: '-0.010' });
+    assert.deepEqual(h.engine.stats()['key-A'].positionsBySide, { 'BTCUSDT:SHORT': '-0.010' });
+  });
+
+  test('stats: LONG 0.1 and SHORT 0.1 net to nothing under positions but show in positionsBySide', () => {
+    const h = harness({ maker: '0', taker: '0' });
+    h.call('setPositionMode', { dualSidePosition: 'true' });
+    h.market.set('BTCUSDT', '60000', { ask: '60000', bid: '60000' });
+    h.call('newOrder', market('BUY', '0.1', { positionSide: 'LONG' }));
+    h.call('newOrder', market('SELL', '0.1', { positionSide: 'SHORT' }));
+    const s = h.engine.stats()['key-A'];
+    assert.deepEqual(s.positions, {});
+    assert.deepEqual(s.positionsBySide, { 'BTCUSDT:LONG': '0.100', 'BTCUSDT:SHORT': '-0.100' });
   });
 });

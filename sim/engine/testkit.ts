@@ -97,6 +97,8 @@ interface Quote {
   ask: string;
 }
 
+const DEEP = '1000000000';
+
 export class FakeMarket implements MarketView {
   readonly clock: FakeClock;
   private readonly list: SymbolSpec[];
@@ -107,6 +109,10 @@ export class FakeMarket implements MarketView {
     (time: number, rates: Map<string, { rate: string; mark: string }>) => void
   >();
   private tradeId = 1;
+  private updateId = 1;
+  private readonly books = new Map<string, { bids: [string, string][]; asks: [string, string][] }>();
+  /** Every consume() call, in order. */
+  readonly consumed: Array<{ symbol: string; side: 'BUY' | 'SELL'; price: string; qty: string }> = [];
 
   constructor(specs: SymbolSpec[], clock = new FakeClock()) {
     this.clock = clock;
@@ -149,18 +155,51 @@ export class FakeMarket implements MarketView {
   }
   bookTicker(symbol: string): BookTicker {
     const q = this.q(symbol);
-    return { symbol, bidPrice: q.bid, bidQty: '10', askPrice: q.ask, askQty: '10', time: this.clock.now() };
+    const book = this.books.get(symbol);
+    const bid = book?.bids[0];
+    const ask = book?.asks[0];
+    return {
+      symbol,
+      bidPrice: bid ? bid[0] : q.bid,
+      bidQty: bid ? bid[1] : '10',
+      askPrice: ask ? ask[0] : q.ask,
+      askQty: ask ? ask[1] : '10',
+      time: this.clock.now(),
+    };
   }
+  /** Without setBook: every level around bid/ask holds DEEP (liquidity is practically unlimited). */
   depth(symbol: string, limit: number) {
     const q = this.q(symbol);
+    const book = this.books.get(symbol);
     const tick = D(this.bySymbol.get(symbol)?.tickSize ?? '0.1');
-    const bids: [string, string][] = [];
-    const asks: [string, string][] = [];
-    for (let i = 0; i < limit; i++) {
-      bids.push([D(q.bid).sub(tick.mul(i)).toString(), '1']);
-      asks.push([D(q.ask).add(tick.mul(i)).toString(), '1']);
+    let bids: [string, string][] = [];
+    let asks: [string, string][] = [];
+    if (book) {
+      bids = book.bids.slice(0, limit).map(([p, x]): [string, string] => [p, x]);
+      asks = book.asks.slice(0, limit).map(([p, x]): [string, string] => [p, x]);
+    } else {
+      for (let i = 0; i < limit; i++) {
+        bids.push([D(q.bid).sub(tick.mul(i)).toString(), DEEP]);
+        asks.push([D(q.ask).add(tick.mul(i)).toString(), DEEP]);
+      }
     }
-    return { lastUpdateId: 1, E: this.clock.now(), T: this.clock.now(), bids, asks };
+    return { lastUpdateId: this.updateId, E: this.clock.now(), T: this.clock.now(), bids, asks };
+  }
+  consume(symbol: string, takerSide: 'BUY' | 'SELL', price: string, qty: string): void {
+    this.consumed.push({ symbol, side: takerSide, price, qty });
+    const book = this.books.get(symbol);
+    if (!book) return;
+    const levels = takerSide === 'BUY' ? book.asks : book.bids;
+    const i = levels.findIndex(([p]) => D(p).eq(D(price)));
+    if (i < 0) return;
+    const left = D(levels[i][1]).sub(D(qty));
+    if (left.isPositive()) levels[i] = [levels[i][0], left.toString()];
+    else levels.splice(i, 1);
+    this.updateId++;
+  }
+  /** An explicit depth book (best first); takers consume it. Ends at the next set()/trade(). */
+  setBook(symbol: string, book: { bids: [string, string][]; asks: [string, string][] }): void {
+    this.books.set(symbol, { bids: book.bids.map((l) => [...l]), asks: book.asks.map((l) => [...l]) });
   }
   klines(): KlineRow[] {
     return [];
@@ -190,6 +229,7 @@ export class FakeMarket implements MarketView {
 
   /** Sets prices without a tick (book around `price` unless given). */
   set(symbol: string, price: string, over: Partial<Quote> = {}): void {
+    this.books.delete(symbol);
     const tick = D(this.bySymbol.get(symbol)?.tickSize ?? '0.1');
     const p = D(price);
     this.quotes.set(symbol, {

@@ -108,3 +108,65 @@ test('a malformed percent-escape in the signature is a bad signature, not a cras
   assert.equal(ex.signature, '%E0%A4%A');
   assert.ok(!verifyHmac(SECRET, ex.payload, ex.signature));
 });
+
+test('signature must be the last parameter: anything after it is -1022, a signed body after a signed query is fine', () => {
+  const code = (fn: () => unknown): number => {
+    try {
+      fn();
+    } catch (e) {
+      assert.ok(e instanceof ApiError);
+      return e.code;
+    }
+    assert.fail('expected an ApiError');
+  };
+  // Appended after the signature in the query (the audit's case) and in the body.
+  assert.equal(
+    code(() => extractSignature(`${PAYLOAD}&signature=${SIGNATURE}&reduceOnly=true`, '')),
+    -1022,
+  );
+  assert.equal(
+    code(() => extractSignature('', `${PAYLOAD}&signature=${SIGNATURE}&reduceOnly=true`)),
+    -1022,
+  );
+  assert.equal(
+    code(() => extractSignature(`signature=${SIGNATURE}&${PAYLOAD}`, '')),
+    -1022,
+  );
+  // Signature in the query and another in the body: the query's is not the last of totalParams.
+  assert.equal(
+    code(() => extractSignature(`a=1&signature=${SIGNATURE}`, `b=2&signature=${SIGNATURE}`)),
+    -1022,
+  );
+  // Through authenticate: the request is refused before anything is applied.
+  assert.equal(
+    code(() =>
+      authenticate(
+        'SIGNED',
+        {
+          apiKeyHeader: API_KEY,
+          rawQuery: `${PAYLOAD}&signature=${SIGNATURE}&reduceOnly=true`,
+          rawBody: '',
+          params: params(`${PAYLOAD}&reduceOnly=true`),
+        },
+        accounts,
+        SERVER_TIME,
+      ),
+    ),
+    -1022,
+  );
+  // Signature last in the query, parameters in the body: totalParams = query + body is what is
+  // signed (the official JS connector's form), so the body is covered and accepted.
+  const query = 'symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC';
+  const body = 'quantity=1&price=9000&recvWindow=5000&timestamp=1591702613943';
+  const mixed = hmacHex(SECRET, query + body);
+  const ex = extractSignature(`${query}&signature=${mixed}`, body);
+  assert.ok(ex && verifyHmac(SECRET, ex.payload, ex.signature));
+  // A body changed after signing fails as a bad signature.
+  const ex2 = extractSignature(`${query}&signature=${mixed}`, `${body}&reduceOnly=true`);
+  assert.ok(ex2 && !verifyHmac(SECRET, ex2.payload, ex2.signature));
+  // Mixed with the signature last in the body (the docs' example 3 form).
+  const ex3 = extractSignature(query, `${body}&signature=${mixed}`);
+  assert.ok(ex3 && verifyHmac(SECRET, ex3.payload, ex3.signature));
+  // A trailing "&" carries no parameter.
+  assert.ok(extractSignature(`${PAYLOAD}&signature=${SIGNATURE}&`, ''));
+});

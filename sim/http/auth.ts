@@ -9,7 +9,10 @@ export type Security = 'NONE' | 'USER_STREAM' | 'MARKET_DATA' | 'SIGNED';
 
 /**
  * Splits the signed payload from the signature. Binance requires `signature` to be the last
- * parameter, of the query string or of the body.
+ * parameter of totalParams (the query string followed by the body): when it is in the query, the
+ * body may follow (it is signed: the payload is the query before `&signature=` plus the whole
+ * body); nothing may follow it in its own part. Anything after it → -1022, as an unsigned
+ * parameter must never be applied.
  */
 export function extractSignature(
   rawQuery: string,
@@ -23,7 +26,11 @@ export function extractSignature(
       if (i < 0) return undefined;
       i += 1;
     }
-    const raw = s.slice(i + 'signature='.length).split('&')[0];
+    const rest = s.slice(i + 'signature='.length);
+    const amp = rest.indexOf('&');
+    const raw = amp < 0 ? rest : rest.slice(0, amp);
+    // Parameters after the signature are not covered by it.
+    if (amp >= 0 && /[^&]/.test(rest.slice(amp))) throw apiError(-1022);
     let sig: string;
     try {
       sig = decodeURIComponent(raw);
@@ -33,8 +40,10 @@ export function extractSignature(
     return { before: i === 0 ? '' : s.slice(0, i - 1), sig };
   };
   const q = cut(rawQuery);
-  if (q) return { payload: q.before + rawBody, signature: q.sig };
   const b = cut(rawBody);
+  // A signature in the query with another in the body: the query's is not last.
+  if (q && b) throw apiError(-1022);
+  if (q) return { payload: q.before + rawBody, signature: q.sig };
   if (b) return { payload: rawQuery + b.before, signature: b.sig };
   return undefined;
 }

@@ -139,7 +139,13 @@ export function addControlRoutes(app: FastifyInstance, deps: ControlDeps): void 
           bannedUntil: s.bannedUntil > now ? s.bannedUntil : 0,
         };
       }
-      return { time: now, ips, accounts: engine.stats(), ws: deps.ws.stats() };
+      // 429 -1015 (too many orders) per account; 418 bans are per IP only (ips[…].http418).
+      const orders429 = http.orders.http429ByAccount();
+      const accounts: Record<string, unknown> = {};
+      for (const [key, a] of Object.entries(engine.stats())) {
+        accounts[key] = { ...a, http429: orders429.get(key) ?? 0 };
+      }
+      return { time: now, ips, accounts, ws: deps.ws.stats() };
     }),
   );
 

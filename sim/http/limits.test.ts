@@ -56,3 +56,52 @@ test('order counts per account: 300 / 10 s and 1200 / minute', () => {
   assert.equal(!m.ok && m.per, '1m');
   assert.equal(ol.counts('k').count1m, 1200);
 });
+
+test('418 bans escalate: the second ban is twice the first, and so on up to 3 days', () => {
+  const clock = new ExchangeClock({ virtual: true, start: 1_000_000 });
+  const rl = new RateLimiter(clock, { weightLimit: 10, strikesBeforeBan: 2 });
+  const ip = '127.0.0.4';
+  /** Fills the window, then hammers until banned; returns the ban's length in seconds. */
+  const banOnce = (): number => {
+    for (let i = 0; i < 20; i++) {
+      const v = rl.charge(ip, 5);
+      if (!v.ok && v.status === 418) {
+        assert.equal(v.until, clock.now() + v.retryAfterS * 1000);
+        return v.retryAfterS;
+      }
+    }
+    assert.fail('no ban');
+  };
+  const first = banOnce();
+  assert.equal(first, 120);
+  clock.advance(first * 1000 + 61_000); // ban over, window empty
+  assert.equal(rl.charge(ip, 5).ok, true);
+  const second = banOnce();
+  assert.equal(second, 2 * first);
+  clock.advance(second * 1000 + 61_000);
+  assert.equal(banOnce(), 4 * first);
+  assert.equal(rl.ip(ip).bans, 3);
+  // The cap: 3 days.
+  for (let i = 0; i < 15; i++) {
+    clock.advance(3 * 24 * 3600_000 + 61_000);
+    banOnce();
+  }
+  clock.advance(3 * 24 * 3600_000 + 61_000);
+  assert.equal(banOnce(), 3 * 24 * 3600);
+});
+
+test('429 -1015 refusals are counted per account', () => {
+  const clock = new ExchangeClock({ virtual: true, start: 0 });
+  const ol = new OrderLimiter(clock);
+  for (let i = 0; i < 300; i++) ol.charge('k', 1, 1);
+  assert.equal(ol.charge('k', 1, 1).ok, false);
+  assert.equal(ol.charge('k', 1, 1).ok, false);
+  ol.charge('j', 1, 1);
+  assert.deepEqual(
+    [...ol.http429ByAccount()],
+    [
+      ['k', 2],
+      ['j', 0],
+    ],
+  );
+});

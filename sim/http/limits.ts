@@ -169,6 +169,8 @@ export class RateLimiter {
 export interface OrderCountState {
   tenSeconds: RollingCounter;
   minute: RollingCounter;
+  /** Orders refused with 429 -1015 (too many orders). */
+  http429: number;
 }
 
 export type OrderVerdict =
@@ -187,7 +189,11 @@ export class OrderLimiter {
   private state(apiKey: string): OrderCountState {
     let s = this.accounts.get(apiKey);
     if (!s) {
-      s = { tenSeconds: new RollingCounter(10_000, 1000), minute: new RollingCounter(60_000, 1000) };
+      s = {
+        tenSeconds: new RollingCounter(10_000, 1000),
+        minute: new RollingCounter(60_000, 1000),
+        http429: 0,
+      };
       this.accounts.set(apiKey, s);
     }
     return s;
@@ -205,6 +211,7 @@ export class OrderLimiter {
     const c10 = s.tenSeconds.total(now);
     const c1m = s.minute.total(now);
     if (c10 + n10s > this.per10s) {
+      s.http429++;
       return {
         ok: false,
         count10s: c10,
@@ -215,6 +222,7 @@ export class OrderLimiter {
       };
     }
     if (c1m + n1m > this.perMinute) {
+      s.http429++;
       return {
         ok: false,
         count10s: c10,
@@ -227,6 +235,13 @@ export class OrderLimiter {
     s.tenSeconds.add(now, n10s);
     s.minute.add(now, n1m);
     return { ok: true, count10s: c10 + n10s, count1m: c1m + n1m };
+  }
+
+  /** 429 -1015 answers per account (API key). */
+  http429ByAccount(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [k, s] of this.accounts) out.set(k, s.http429);
+    return out;
   }
 
   reset(): void {

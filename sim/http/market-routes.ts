@@ -7,6 +7,7 @@ import {
   type KlineInterval,
   type MarketView,
   type Params,
+  type SimClock,
 } from '../contracts.ts';
 import type { RouteTable } from './routes.ts';
 
@@ -63,12 +64,16 @@ function perSymbol<T>(market: MarketView, p: Params, one: (s: string) => T): T |
   return market.specs().map((spec) => one(spec.symbol));
 }
 
-export function addMarketRoutes(routes: RouteTable, market: MarketView): void {
+export function addMarketRoutes(
+  routes: RouteTable,
+  market: MarketView,
+  serverClock: SimClock = market.clock,
+): void {
   const pub = (method: string, path: string, handler: (p: Params) => unknown) =>
     routes.add(method, path, 'NONE', (ctx) => handler(ctx.params));
 
   pub('GET', '/fapi/v1/ping', () => ({}));
-  pub('GET', '/fapi/v1/time', () => ({ serverTime: market.clock.now() }));
+  pub('GET', '/fapi/v1/time', () => ({ serverTime: serverClock.now() }));
   pub('GET', '/fapi/v1/exchangeInfo', () => market.exchangeInfo());
   pub('GET', '/fapi/v1/klines', (p) => klines(market, p));
   pub('GET', '/fapi/v1/depth', (p) => {
@@ -118,6 +123,72 @@ export function addMarketRoutes(routes: RouteTable, market: MarketView): void {
       disclaimer: false,
     })),
   );
+  // Aggregate trades: every simulated trade is its own aggregate (a = f = l = the trade id), from
+  // the market's recent-trades window.
+  pub('GET', '/fapi/v1/aggTrades', (p) => {
+    const symbol = requireSymbol(market, p);
+    const limit = limitParam(p, 500, 1000);
+    const fromId = intParam(p, 'fromId');
+    const { startTime, endTime } = timeRange(p);
+    if (fromId !== undefined && (startTime !== undefined || endTime !== undefined)) throw apiError(-1128);
+    if (startTime !== undefined && endTime !== undefined && endTime - startTime > 3_600_000)
+      throw apiError(-1127, 1);
+    let trades = market.recentTrades(symbol, 1000);
+    if (fromId !== undefined) trades = trades.filter((t) => t.id >= fromId).slice(0, limit);
+    else if (startTime !== undefined || endTime !== undefined) {
+      trades = trades.filter(
+        (t) =>
+          (startTime === undefined || t.time >= startTime) && (endTime === undefined || t.time <= endTime),
+      );
+      trades = startTime !== undefined ? trades.slice(0, limit) : trades.slice(-limit);
+    } else trades = trades.slice(-limit);
+    return trades.map((t) => ({
+      a: t.id,
+      p: t.price,
+      q: t.qty,
+      nq: t.qty,
+      f: t.id,
+      l: t.id,
+      T: t.time,
+      m: t.isBuyerMaker,
+    }));
+  });
+  pub('GET', '/fapi/v1/openInterest', (p) => {
+    const symbol = requireSymbol(market, p);
+    const spec = market.spec(symbol);
+    // A third of the 24 h volume is open: stable and proportional to the symbol's activity.
+    const vol = Number(market.ticker24h(symbol).volume ?? 0);
+    return {
+      openInterest: (vol / 3).toFixed(spec?.quantityPrecision ?? 3),
+      symbol,
+      time: market.clock.now(),
+    };
+  });
+  // Mark, index and premium-index klines: the contract klines' times; prices follow the mark
+  // (last-price bars), the index (scaled by the current index/mark ratio) and the premium
+  // ((mark - index) / index, the current value for each bar); volumes "0", slot 8 the trade count.
+  const priceKlines = (kind: 'mark' | 'index' | 'premium', p: Params) => {
+    if (kind === 'index' && (p.pair === undefined || p.pair === '')) throw apiError(-1102, 'pair');
+    const symbol = requireSymbol(market, kind === 'index' ? { ...p, symbol: p.pair } : p);
+    const rows = klines(market, { ...p, symbol });
+    const dp = market.spec(symbol)?.pricePrecision ?? 2;
+    const mark = Number(market.markPrice(symbol));
+    const index = Number(market.indexPrice(symbol));
+    const ratio = mark > 0 ? index / mark : 1;
+    const premium = index > 0 ? ((mark - index) / index).toFixed(8) : '0.00000000';
+    return rows.map((r) => {
+      const px = (i: number): string =>
+        kind === 'premium'
+          ? premium
+          : kind === 'mark'
+            ? (r[i] as string)
+            : (Number(r[i]) * ratio).toFixed(dp);
+      return [r[0], px(1), px(2), px(3), px(4), '0', r[6], '0', r[8], '0', '0', '0'];
+    });
+  };
+  pub('GET', '/fapi/v1/markPriceKlines', (p) => priceKlines('mark', p));
+  pub('GET', '/fapi/v1/indexPriceKlines', (p) => priceKlines('index', p));
+  pub('GET', '/fapi/v1/premiumIndexKlines', (p) => priceKlines('premium', p));
   // Retired v1 account paths answer -5000 as Binance does.
   for (const name of ['positionRisk', 'account', 'balance']) {
     routes.add('GET', `/fapi/v1/${name}`, 'NONE', () => {

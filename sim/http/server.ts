@@ -5,7 +5,15 @@
 import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { endpointWeight } from '../../core/binance/weights.ts';
-import { ApiError, type EngineApi, type ListenKeyApi, type MarketView, type Params } from '../contracts.ts';
+import {
+  ApiError,
+  apiError,
+  type EngineApi,
+  type ListenKeyApi,
+  type MarketView,
+  type Params,
+  type SimClock,
+} from '../contracts.ts';
 import { addAccountRoutes } from './account-routes.ts';
 import { authenticate } from './auth.ts';
 import { FaultBook } from './faults.ts';
@@ -21,6 +29,8 @@ export interface HttpDeps {
   weightLimit?: number;
   /** Gzip answers of at least this many bytes when the client accepts gzip (Binance compresses). */
   gzipMinBytes?: number;
+  /** The time the server reports and checks timestamps against (skewed); default market.clock. */
+  serverClock?: SimClock;
 }
 
 export interface SimHttp {
@@ -44,13 +54,27 @@ export function isLoopback(ip: string): boolean {
   return ip.startsWith('127.') || ip === '::1';
 }
 
-/** Merges query and form body; the query's value wins; the first of duplicates is kept. */
+/**
+ * Merges query and form body; the query's value wins over the body's. A parameter sent twice in
+ * the query, or twice in the body, is Binance's -1101 "Duplicate values for a parameter detected."
+ */
 export function mergeParams(rawQuery: string, rawBody: string): Params {
   const out: Params = {};
-  if (rawQuery) for (const [k, v] of new URLSearchParams(rawQuery)) if (!(k in out)) out[k] = v;
+  const fromQuery = new Set<string>();
+  if (rawQuery) {
+    for (const [k, v] of new URLSearchParams(rawQuery)) {
+      if (fromQuery.has(k)) throw apiError(-1101);
+      fromQuery.add(k);
+      out[k] = v;
+    }
+  }
   if (rawBody) {
-    const fromQuery = new Set(Object.keys(out));
-    for (const [k, v] of new URLSearchParams(rawBody)) if (!fromQuery.has(k) && !(k in out)) out[k] = v;
+    const fromBody = new Set<string>();
+    for (const [k, v] of new URLSearchParams(rawBody)) {
+      if (fromBody.has(k)) throw apiError(-1101);
+      fromBody.add(k);
+      if (!fromQuery.has(k)) out[k] = v;
+    }
   }
   return out;
 }
@@ -67,7 +91,8 @@ export function createHttp(deps: HttpDeps): SimHttp {
   const limiter = new RateLimiter(market.clock, { weightLimit: deps.weightLimit });
   const orders = new OrderLimiter(market.clock);
   const faults = new FaultBook();
-  addMarketRoutes(routes, market);
+  const serverClock = deps.serverClock ?? market.clock;
+  addMarketRoutes(routes, market, serverClock);
   addAccountRoutes(routes, engine, listenKeys);
 
   // Bodies stay raw text: signatures are verified over the bytes as sent, and Binance does not
@@ -80,7 +105,9 @@ export function createHttp(deps: HttpDeps): SimHttp {
   app.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
     const status =
       err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if ((req.raw.url ?? '').startsWith('/fapi')) reply.code(status).send({ code: -1000, msg: err.message });
+    const u = req.raw.url ?? '';
+    if (u.startsWith('/fapi') || u.startsWith('/futures'))
+      reply.code(status).send({ code: -1000, msg: err.message });
     else reply.code(status).send({ error: err.message });
   });
 
@@ -110,8 +137,18 @@ export function createHttp(deps: HttpDeps): SimHttp {
     const ip = normalizeIp(req.socket.remoteAddress);
     const rawBody = typeof req.body === 'string' && isForm(req.headers['content-type']) ? req.body : '';
     const route = routes.get(method, path);
-    const params = mergeParams(rawQuery, rawBody);
-    const weight = route ? endpointWeight(method, path, params) : { ip: 1, orders10s: 0, orders1m: 0 };
+    let params: Params = {};
+    let paramError: ApiError | undefined;
+    try {
+      params = mergeParams(rawQuery, rawBody);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      paramError = err;
+    }
+    const weight =
+      (route || path.startsWith('/futures/data/')) && !paramError
+        ? endpointWeight(method, path, params)
+        : { ip: 1, orders10s: 0, orders1m: 0 };
     const verdict = limiter.charge(ip, weight.ip);
     const headers: Record<string, string> = { 'x-mbx-used-weight-1m': String(verdict.used) };
     if (!verdict.ok) {
@@ -131,6 +168,7 @@ export function createHttp(deps: HttpDeps): SimHttp {
         headers,
       );
     }
+    if (paramError) return send(req, reply, paramError.status, paramError.toJSON(), headers);
     const fault = faults.take(method, path);
     if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.error !== undefined) {
@@ -150,13 +188,15 @@ export function createHttp(deps: HttpDeps): SimHttp {
           params,
         },
         engine,
-        market.clock.now(),
+        serverClock.now(),
       );
       if (weight.orders10s > 0 && apiKey !== undefined) {
         const ov = orders.charge(apiKey, weight.orders10s, weight.orders1m);
         headers['x-mbx-order-count-10s'] = String(ov.count10s);
         headers['x-mbx-order-count-1m'] = String(ov.count1m);
         if (!ov.ok) {
+          // Counted for the IP too, so "no 429 at all" checks on /sim/stats see it.
+          limiter.ip(ip).http429++;
           headers['retry-after'] = String(ov.retryAfterS);
           const per = ov.per === '10s' ? '10 SECOND' : '1 MINUTE';
           return send(
@@ -187,6 +227,13 @@ export function createHttp(deps: HttpDeps): SimHttp {
   app.route({
     method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
     url: '/fapi/*',
+    handler: handle,
+  });
+  // /futures/data/* (statistics) are not simulated: Binance's error shape and weight header, not
+  // Fastify's 404 page.
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url: '/futures/*',
     handler: handle,
   });
   return { app, routes, limiter, orders, faults };

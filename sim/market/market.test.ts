@@ -131,16 +131,21 @@ test('klines: alignment, close time, forming bar and the time rules for every in
   const now = clock.now();
   const histStart = Math.floor(START / 60_000) * 60_000 - 1500 * 60_000;
   const ones = [
-    ...m.klines('BTCUSDT', '1m', { startTime: 0, limit: 1500 }),
+    ...m.klines('BTCUSDT', '1m', { startTime: histStart, limit: 1500 }),
     ...m.klines('BTCUSDT', '1m', { startTime: histStart + 1500 * 60_000, limit: 1500 }),
   ];
-  assert.equal(ones[0][0], histStart, 'history starts 1500 minutes before creation');
-  assert.deepEqual(m.klines('BTCUSDT', '1m', { endTime: histStart - 1, limit: 10 }), []);
+  assert.equal(ones[0][0], histStart, 'generated history starts 1500 minutes before creation');
+  // Older bars are synthesised: contiguous, each opening at the previous close.
+  const older = m.klines('BTCUSDT', '1m', { endTime: histStart - 1, limit: 10 });
+  assert.equal(older.length, 10);
+  assert.equal(older[9][0], histStart - 60_000);
+  for (let j = 1; j < older.length; j++) assert.equal(older[j][1], older[j - 1][4]);
   for (const iv of KLINE_INTERVALS) {
     const recent = m.klines('BTCUSDT', iv, { limit: 1500 });
-    const rows = m.klines('BTCUSDT', iv, { startTime: 0, limit: 1500 }); // from the history start
+    // from the first bar holding generated minutes
+    const rows = m.klines('BTCUSDT', iv, { startTime: barOpen(iv, histStart), limit: 1500 });
     assert.ok(rows.length >= 1, iv);
-    if (iv !== '1m') assert.deepEqual(recent, rows);
+    if (iv !== '1m') assert.deepEqual(recent.slice(-rows.length), rows);
     else assert.deepEqual(recent.slice(0, -1), rows.slice(1));
     for (let j = 0; j < rows.length; j++) {
       const [open, , , , , , close] = rows[j];
@@ -161,12 +166,12 @@ test('klines: alignment, close time, forming bar and the time rules for every in
       // startTime: bars opening at or after it; endTime: bars opening at or before it.
       assert.deepEqual(m.klines('BTCUSDT', iv, { startTime: rows[1][0] - 1, limit: 1 }), [rows[1]]);
       assert.deepEqual(m.klines('BTCUSDT', iv, { startTime: rows[0][0], limit: 1 }), [rows[0]]);
-      assert.deepEqual(m.klines('BTCUSDT', iv, { endTime: rows[0][0] + 1, limit: 5 }), [rows[0]]);
+      assert.deepEqual(m.klines('BTCUSDT', iv, { endTime: rows[0][0] + 1, limit: 5 }).at(-1), rows[0]);
       assert.deepEqual(
         m.klines('BTCUSDT', iv, { startTime: rows[0][0], endTime: rows[1][0], limit: 100 }),
         rows.slice(0, 2),
       );
-      assert.deepEqual(m.klines('BTCUSDT', iv, { startTime: 0, endTime: now, limit: 1 }), [rows[0]]);
+      assert.deepEqual(m.klines('BTCUSDT', iv, { startTime: rows[0][0], endTime: now, limit: 1 }), [rows[0]]);
     }
     assert.deepEqual(m.klines('BTCUSDT', iv, { startTime: now + 10 * 86_400_000 * 31, limit: 10 }), []);
 
@@ -178,8 +183,8 @@ test('klines: alignment, close time, forming bar and the time rules for every in
     }
   }
   // The month and week boundaries of the fixture really are covered.
-  assert.equal(m.klines('BTCUSDT', '1M', { limit: 10 }).length, 2);
-  assert.equal(m.klines('BTCUSDT', '1w', { limit: 10 }).length, 2);
+  assert.equal(m.klines('BTCUSDT', '1M', { startTime: barOpen('1M', histStart), limit: 10 }).length, 2);
+  assert.equal(m.klines('BTCUSDT', '1w', { startTime: barOpen('1w', histStart), limit: 10 }).length, 2);
   assert.equal(m.klines('BTCUSDT', '1m', { limit: 1500 }).length, 1500);
   const five = m.klines('BTCUSDT', '5m', { limit: 3 });
   assert.equal(five.length, 3);
@@ -439,11 +444,20 @@ test('funding every 8 h at 00/08/16 UTC on a virtual clock, recorded in the hist
   }
   assert.equal(a.m.premiumIndex('BTCUSDT').nextFundingTime, Date.UTC(2026, 0, 2, 8));
   const hist = a.m.fundingHistory('BTCUSDT', { limit: 100 });
-  // 00:00 of Jan 1 lies inside the 600-minute backfill.
+  // 00:00 of Jan 1 lies inside the 600-minute backfill; older rows are synthesised, every 8 h.
+  assert.equal(hist.length, 100);
   assert.deepEqual(
-    hist.map((h) => h.fundingTime),
-    [Date.UTC(2026, 0, 1, 0), Date.UTC(2026, 0, 1, 8), Date.UTC(2026, 0, 1, 16), Date.UTC(2026, 0, 2, 0)],
+    hist.slice(-5).map((h) => h.fundingTime),
+    [
+      Date.UTC(2025, 11, 31, 16),
+      Date.UTC(2026, 0, 1, 0),
+      Date.UTC(2026, 0, 1, 8),
+      Date.UTC(2026, 0, 1, 16),
+      Date.UTC(2026, 0, 2, 0),
+    ],
   );
+  for (let j = 1; j < hist.length; j++)
+    assert.equal((hist[j].fundingTime as number) - (hist[j - 1].fundingTime as number), 8 * 3_600_000);
   const last = hist.at(-1)!;
   assert.deepEqual(Object.keys(last), ['symbol', 'fundingRate', 'fundingTime', 'markPrice']);
   assert.equal(last.fundingRate, events[2].rates.get('BTCUSDT')!.rate);
@@ -629,4 +643,31 @@ test('a listener that throws does not break the step; the error surfaces afterwa
   assert.throws(() => m.advanceTo(clock.now()), /boom/);
   assert.equal(seen, 2 * 12);
   assert.equal(m.klines('BTCUSDT', '1m', { limit: 1 })[0][4], m.lastPrice('BTCUSDT'));
+});
+
+test('history for every interval: 1500 bars up to 1d, synthesised deterministically before the kept minutes', () => {
+  const { clock, m } = mk();
+  const { m: twin } = mk();
+  for (const iv of ['1m', '3m', '5m', '15m', '30m', '1h', '2h', '4h', '6h', '8h', '12h', '1d'] as const) {
+    const rows = m.klines('ETHUSDT', iv, { limit: 1500 });
+    assert.equal(rows.length, 1500, iv);
+    assert.equal(m.klines('ETHUSDT', iv, { limit: 45 }).length, 45, iv);
+    for (let j = 1; j < rows.length; j++) assert.equal(rows[j][0], nextOpen(iv, rows[j - 1][0]), iv);
+    for (const r of rows) {
+      assert.ok(
+        Number(r[2]) >= Math.max(Number(r[1]), Number(r[4])) &&
+          Number(r[3]) <= Math.min(Number(r[1]), Number(r[4])),
+      );
+      assert.ok(mult(r[1], m.spec('ETHUSDT')!.tickSize) && DEC.test(r[5]) && DEC.test(r[7]));
+    }
+    assert.deepEqual(twin.klines('ETHUSDT', iv, { limit: 1500 }), rows, `${iv}: same seed, same bars`);
+  }
+  // Paging back further still answers (down to the listing or 1500 days back).
+  const old = m.klines('ETHUSDT', '1d', { endTime: START - 100 * 86_400_000, limit: 1500 });
+  assert.equal(old.length, 1500);
+  // A synthetic bar does not change as time passes.
+  const before = m.klines('ETHUSDT', '1h', { endTime: START - 3 * 86_400_000, limit: 3 });
+  go(clock, m, 3 * 3_600_000);
+  assert.deepEqual(m.klines('ETHUSDT', '1h', { endTime: START - 3 * 86_400_000, limit: 3 }), before);
+  assert.equal(m.fundingHistory('ETHUSDT', { limit: 1000 }).length, 1000);
 });

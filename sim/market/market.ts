@@ -63,6 +63,11 @@ const BURST_P_MIN = 1 / 240;
 const BTC_BURST_P_MIN = 1 / 360;
 const BASIS_THETA = 1 / 240;
 const BASIS_SIGMA = 0.00003;
+/**
+ * Every book level holds at least this much (USDT at the symbol's start price), so ordinary
+ * orders of a few hundred USDT fill at the touch; larger ones walk the book.
+ */
+const BOOK_FLOOR_QUOTE = 2000;
 /** Size factor of a trade, log-normal with mean 1. */
 const QTY_FACTOR = normalTable((z) => Math.exp(0.8 * z - 0.32));
 
@@ -77,6 +82,14 @@ interface ReplayData {
   v: Float64Array;
   tv: Float64Array;
   n: Int32Array;
+}
+
+/** Quantities (steps by price in ticks) takers took from one book (update id `base`, now `upd`). */
+interface Taken {
+  base: number;
+  upd: number;
+  bids: Map<number, number>;
+  asks: Map<number, number>;
 }
 
 export function createMarket(opts: MarketOptions): SimMarket {
@@ -106,6 +119,8 @@ export class SimMarket implements MarketControl {
   private readonly volMin: Float64Array;
   private readonly volStep: Float64Array;
   private readonly typQ: Float64Array;
+  /** Quantity every book level holds at least (steps worth ~BOOK_FLOOR_QUOTE USDT at the start price). */
+  private readonly floorQ: Float64Array;
   private readonly minQ: Float64Array;
   private readonly maxQ: Float64Array;
   private readonly basisMu: Float64Array;
@@ -134,6 +149,8 @@ export class SimMarket implements MarketControl {
   private readonly frozenUntil: Float64Array;
   private readonly nextId: Float64Array;
   private readonly updId: Float64Array;
+  /** Liquidity takers took from the current book, per symbol (see consume). */
+  private readonly taken = new Map<number, Taken>();
   private readonly bookTime: Float64Array;
   private readonly premSum: Float64Array;
   private readonly premN: Int32Array;
@@ -186,6 +203,8 @@ export class SimMarket implements MarketControl {
   private readonly bTV: Float64Array;
   private readonly bTQ: Float64Array;
   private readonly histStartMinute: number;
+  /** Open price (ticks) of the first generated minute: synthetic older bars end there. */
+  private readonly anchorP: Float64Array;
   private firstMinute: number;
   private curMinute: number;
 
@@ -239,6 +258,8 @@ export class SimMarket implements MarketControl {
     this.volMin = f64();
     this.volStep = f64();
     this.typQ = f64();
+    this.anchorP = f64();
+    this.floorQ = f64();
     this.minQ = f64();
     this.maxQ = f64();
     this.basisMu = f64();
@@ -342,6 +363,7 @@ export class SimMarket implements MarketControl {
       this.maxQ[i] = Math.max(this.minQ[i], toUnits(s.maxQty, u.step, 'floor'));
       // Typical size of one trade, in steps, so that the symbol trades ~qpm USDT a minute.
       this.typQ[i] = Math.max(this.minQ[i], qpm / (TRADES_PER_STEP * this.spm) / (price * stepValue));
+      this.floorQ[i] = Math.max(this.minQ[i], Math.round(BOOK_FLOOR_QUOTE / (price * stepValue)));
       const h = unit(hash32(this.seed, i, 0xba515));
       // Most symbols sit near 0.01%; one in eight leans hard one way (funding rates of 0.03-0.2%).
       this.basisMu[i] =
@@ -376,6 +398,7 @@ export class SimMarket implements MarketControl {
     const fineStart = nowMin - warm;
     this.firstMinute = this.histStartMinute;
     this.backfill(this.histStartMinute, fineStart);
+    for (let i = 0; i < n; i++) this.anchorP[i] = this.bO[(this.histStartMinute % this.B) * n + i];
     this.curMinute = fineStart - 1;
     this.lastStep = fineStart * this.spm - 1;
     this.nextFunding = Math.ceil((fineStart * MINUTE) / FUNDING_MS) * FUNDING_MS;
@@ -417,7 +440,15 @@ export class SimMarket implements MarketControl {
 
   bookTicker(symbol: string): BookTicker {
     const i = this.idx(symbol);
-    return this.bookAt(i, this.recHead[i]);
+    const b = this.bookAt(i, this.recHead[i]);
+    if (!this.takenNow(i)) return b;
+    // Takers emptied or thinned the touch: the best remaining levels.
+    const u = this.units[i];
+    const [bid] = this.levels(i, 0, 1);
+    const [ask] = this.levels(i, 1, 1);
+    if (bid) [b.bidPrice, b.bidQty] = [u.price(bid[0]), u.qty(bid[1])];
+    if (ask) [b.askPrice, b.askQty] = [u.price(ask[0]), u.qty(ask[1])];
+    return b;
   }
 
   /** The book's update id (Binance's `u` / `lastUpdateId`); increases with every book change. */
@@ -431,26 +462,69 @@ export class SimMarket implements MarketControl {
   ): { lastUpdateId: number; E: number; T: number; bids: [string, string][]; asks: [string, string][] } {
     const i = this.idx(symbol);
     const u = this.units[i];
-    const slot = this.recHead[i];
-    const o = slot * this.n + i;
-    const id = this.recId[o];
-    const bid0 = this.recBid[o];
-    const ask0 = this.recAsk[o];
-    const upd = this.updId[i];
-    const bids: [string, string][] = [];
-    const asks: [string, string][] = [];
-    for (let j = 0; j < limit; j++) {
-      const p = bid0 - j;
-      if (p < this.minT[i]) break;
-      bids.push([u.price(p), u.qty(j === 0 ? this.topQty(i, id, 0) : this.levelQty(i, p, upd))]);
-    }
-    for (let j = 0; j < limit; j++) {
-      const p = ask0 + j;
-      if (p > this.maxT[i]) break;
-      asks.push([u.price(p), u.qty(j === 0 ? this.topQty(i, id, 1) : this.levelQty(i, p, upd))]);
-    }
+    const bids = this.levels(i, 0, limit).map(([p, q]): [string, string] => [u.price(p), u.qty(q)]);
+    const asks = this.levels(i, 1, limit).map(([p, q]): [string, string] => [u.price(p), u.qty(q)]);
     const T = this.bookTime[i];
-    return { lastUpdateId: upd, E: Math.max(T, this.clock.now()), T, bids, asks };
+    return { lastUpdateId: this.updId[i], E: Math.max(T, this.clock.now()), T, bids, asks };
+  }
+
+  /** What takers took since the book last refreshed, if that is still the current book. */
+  private takenNow(i: number): Taken | undefined {
+    const t = this.taken.get(i);
+    return t !== undefined && t.upd === this.updId[i] ? t : undefined;
+  }
+
+  /**
+   * The book's levels on one side (0 bids, 1 asks), best first, as [ticks, steps], net of the
+   * liquidity takers took since the book last refreshed (emptied levels are skipped).
+   */
+  private levels(i: number, side: number, limit: number): Array<[number, number]> {
+    const o = this.recHead[i] * this.n + i;
+    const taken = this.takenNow(i);
+    const upd = taken ? taken.base : this.updId[i];
+    const gone = taken ? (side === 0 ? taken.bids : taken.asks) : undefined;
+    const out: Array<[number, number]> = [];
+    if (this.recHead[i] < 0) {
+      const p0 = side === 0 ? this.last[i] - 1 : this.last[i];
+      for (let j = 0; out.length < limit; j++) {
+        const p = side === 0 ? p0 - j : p0 + j;
+        if (p < this.minT[i] || p > this.maxT[i]) break;
+        const q = (j === 0 ? this.minQ[i] + this.floorQ[i] : this.levelQty(i, p, upd)) - (gone?.get(p) ?? 0);
+        if (q > 0) out.push([p, q]);
+      }
+      return out;
+    }
+    const id = this.recId[o];
+    const p0 = side === 0 ? this.recBid[o] : this.recAsk[o];
+    for (let j = 0; out.length < limit; j++) {
+      const p = side === 0 ? p0 - j : p0 + j;
+      if (p < this.minT[i] || p > this.maxT[i]) break;
+      const q = (j === 0 ? this.topQty(i, id, side) : this.levelQty(i, p, upd)) - (gone?.get(p) ?? 0);
+      if (q > 0) out.push([p, q]);
+    }
+    return out;
+  }
+
+  /**
+   * A taker took `qty` at `price` from the bids (side SELL took bids) or asks (BUY took asks): the
+   * level holds that much less until the book refreshes (the next step or setPrice). The book's
+   * update id grows, as for any book change.
+   */
+  consume(symbol: string, takerSide: 'BUY' | 'SELL', price: string, qty: string): void {
+    const i = this.idx(symbol);
+    const u = this.units[i];
+    const p = toUnits(price, u.tick);
+    const q = toUnits(qty, u.step);
+    if (q <= 0) return;
+    let t = this.takenNow(i);
+    if (!t) {
+      t = { base: this.updId[i], upd: this.updId[i], bids: new Map(), asks: new Map() };
+      this.taken.set(i, t);
+    }
+    const m = takerSide === 'BUY' ? t.asks : t.bids;
+    m.set(p, (m.get(p) ?? 0) + q);
+    this.updId[i]++;
+    t.upd = this.updId[i];
   }
 
   klines(
@@ -464,15 +538,16 @@ export class SimMarket implements MarketControl {
     const n = this.n;
     const first = this.firstMinute;
     const cur = this.curMinute;
-    const opens = selectOpens(
-      interval,
-      barOpen(interval, first * MINUTE),
-      barOpen(interval, cur * MINUTE),
-      opts,
-    );
+    // Bars wholly before the minutes the market keeps are synthesised (see synthBar).
+    const realFrom = barOpen(interval, first * MINUTE);
+    const opens = selectOpens(interval, this.synthFrom(i, interval), barOpen(interval, cur * MINUTE), opts);
     const rows: KlineRow[] = [];
     for (const open of opens) {
       const close = nextOpen(interval, open);
+      if (open < realFrom) {
+        rows.push(this.synthBar(i, open, close));
+        continue;
+      }
       const m0 = Math.max(first, open / MINUTE);
       const m1 = Math.min(cur, close / MINUTE - 1);
       let hi = -1;
@@ -594,8 +669,42 @@ export class SimMarket implements MarketControl {
     const i = this.idx(symbol);
     const u = this.units[i];
     const times = this.fTime[i];
+    // Funding times before the kept rows (every 8 h back to the start of the synthetic history).
+    const keptFrom =
+      times.length > 0 ? times[0] : Math.ceil((this.histStartMinute * MINUTE) / FUNDING_MS) * FUNDING_MS;
+    const older: number[] = [];
+    const from = Math.ceil(this.synthFrom(i, '8h') / FUNDING_MS) * FUNDING_MS;
+    const lo =
+      opts.startTime !== undefined
+        ? Math.max(from, Math.ceil(opts.startTime / FUNDING_MS) * FUNDING_MS)
+        : from;
+    const hi = Math.min(keptFrom - FUNDING_MS, opts.endTime ?? Number.POSITIVE_INFINITY);
+    if (lo <= hi) {
+      // Only as many as the answer can hold: the first `limit` from startTime, else the last ones.
+      if (opts.startTime !== undefined)
+        for (let t = lo; t <= hi && older.length < opts.limit; t += FUNDING_MS) older.push(t);
+      else {
+        for (
+          let t = Math.floor(hi / FUNDING_MS) * FUNDING_MS;
+          t >= lo && older.length < opts.limit;
+          t -= FUNDING_MS
+        )
+          older.push(t);
+        older.reverse();
+      }
+    }
+    const synth = older.map((t) => ({
+      symbol: this.names[i],
+      fundingRate: fmtUnits(this.synthFundingE8(i, t), 8, 8),
+      fundingTime: t,
+      markPrice: u.priceDp(this.synthTicks(i, t), 8),
+    }));
     const [a, b] = selectByTime(times, opts);
     const out: Record<string, unknown>[] = [];
+    if (opts.startTime !== undefined) {
+      out.push(...synth);
+      if (out.length >= opts.limit) return out;
+    }
     for (let j = a; j < b; j++) {
       out.push({
         symbol: this.names[i],
@@ -604,7 +713,89 @@ export class SimMarket implements MarketControl {
         markPrice: u.priceDp(this.fMark[i][j], 8),
       });
     }
-    return out;
+    if (opts.startTime !== undefined) return out.slice(0, opts.limit);
+    const all = [...synth, ...out];
+    return all.slice(Math.max(0, all.length - opts.limit));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Synthetic history: bars older than the minutes the market keeps, for any interval, made on
+  // demand from the seed. The log price is a sum of value-noise octaves over time (periods 1 min
+  // to ~180 days, amplitude growing with the square root of the period, so moves scale like a
+  // random walk with the symbol's volatility) pinned to the open of the first generated minute.
+  // A bar is a pure function of (seed, symbol, open, close): stable as time passes, and bars of
+  // one interval join (each opens at the previous close). Bars of different intervals are not
+  // aggregates of each other.
+
+  /** Open time of the oldest synthetic bar: 1500 days before the history, or the listing if older. */
+  private synthFrom(i: number, interval: KlineInterval): number {
+    const start = this.histStartMinute * MINUTE;
+    return barOpen(interval, Math.max(0, Math.min(this.list[i].onboardDate, start - 1500 * DAY)));
+  }
+
+  /** Log-price offset of the synthetic path at time t (ms), relative to the history start. */
+  private synthLog(i: number, t: number): number {
+    const sig = Math.sqrt(this.volMin[i] ** 2 + (this.beta[i] * this.btcMinVol) ** 2);
+    const x = t / MINUTE;
+    let sum = 0;
+    for (let k = 0; k < 18; k++) {
+      const period = 2 ** k;
+      const xi = x / period;
+      const a = Math.floor(xi);
+      const f = xi - a;
+      const g0 = gauss(hash32(this.seed ^ 0x5a17, i, k, a));
+      const g1 = gauss(hash32(this.seed ^ 0x5a17, i, k, a + 1));
+      sum += sig * Math.sqrt(period) * 0.5 * (g0 + (g1 - g0) * f);
+    }
+    return sum;
+  }
+
+  /** Synthetic price (ticks, clamped to the symbol's band) at time t. */
+  private synthTicks(i: number, t: number): number {
+    const base = this.synthLog(i, this.histStartMinute * MINUTE);
+    const p = Math.round(this.anchorP[i] * Math.exp(this.synthLog(i, t) - base));
+    return Math.min(this.latMax[i], Math.max(this.latMin[i], p));
+  }
+
+  private synthFundingE8(i: number, t: number): number {
+    const z = gauss(hash32(this.seed ^ 0xf0d, i, Math.floor(t / FUNDING_MS)));
+    const P = this.basisMu[i] + 0.0001 * z;
+    const d = INTEREST - P;
+    const F = P + (d > 0.0005 ? 0.0005 : Math.max(d, -0.0005));
+    return Math.round(Math.max(-FUNDING_CAP, Math.min(FUNDING_CAP, F)) * 1e8);
+  }
+
+  private synthBar(i: number, open: number, close: number): KlineRow {
+    const u = this.units[i];
+    const o = this.synthTicks(i, open);
+    const c = this.synthTicks(i, close);
+    const minutes = (close - open) / MINUTE;
+    const sig = Math.sqrt(this.volMin[i] ** 2 + (this.beta[i] * this.btcMinVol) ** 2) * Math.sqrt(minutes);
+    const z1 = Math.abs(gauss(hash32(this.seed ^ 0xb1, i, open / MINUTE, 1)));
+    const z2 = Math.abs(gauss(hash32(this.seed ^ 0xb1, i, open / MINUTE, 2)));
+    const z3 = gauss(hash32(this.seed ^ 0xb1, i, open / MINUTE, 3));
+    const hi = Math.min(this.maxT[i], Math.max(o, c, Math.round(Math.max(o, c) * (1 + 0.4 * sig * z1))));
+    const lo = Math.max(this.minT[i], Math.min(o, c, Math.round(Math.min(o, c) * (1 - 0.4 * sig * z2))));
+    const perMin = TRADES_PER_STEP * this.spm;
+    const factor = Math.exp(0.4 * z3 - 0.08);
+    const v = Math.max(0, Math.round(this.typQ[i] * perMin * minutes * factor));
+    const cnt = Math.max(0, Math.round(perMin * minutes * factor));
+    const mid = Math.round((o + c) / 2);
+    const tv = Math.round(v * (0.45 + 0.1 * unit(hash32(this.seed ^ 0xb1, i, open / MINUTE, 4))));
+    return [
+      open,
+      u.price(o),
+      u.price(hi),
+      u.price(lo),
+      u.price(c),
+      u.qty(v),
+      close - 1,
+      u.quote(BigInt(v) * BigInt(mid)),
+      cnt,
+      u.qty(tv),
+      u.quote(BigInt(tv) * BigInt(mid)),
+      '0',
+    ];
   }
 
   recentTrades(symbol: string, limit: number): MarketTrade[] {
@@ -1295,9 +1486,9 @@ export class SimMarket implements MarketControl {
       return {
         symbol: this.names[i],
         bidPrice: u.price(p - 1),
-        bidQty: u.qty(this.minQ[i]),
+        bidQty: u.qty(this.minQ[i] + this.floorQ[i]),
         askPrice: u.price(p),
-        askQty: u.qty(this.minQ[i]),
+        askQty: u.qty(this.minQ[i] + this.floorQ[i]),
         time: this.bookTime[i],
       };
     }
@@ -1316,7 +1507,7 @@ export class SimMarket implements MarketControl {
   /** Quantity at the best bid (side 0) or ask (1) after the step whose first trade id is id. */
   private topQty(i: number, id: number, side: number): number {
     const z = gauss(hash32(this.seed ^ 0x70b, i, id, side));
-    return this.clampQ(i, 1, this.typQ[i] * 2 * Math.exp(0.9 * z));
+    return this.clampQ(i, 1, this.typQ[i] * 2 * Math.exp(0.9 * z)) + this.floorQ[i];
   }
 
   /** Quantity resting at a deeper level; changes every ~3 s, staggered per level. */
@@ -1324,7 +1515,7 @@ export class SimMarket implements MarketControl {
     const period = 8 + (p % 8);
     const epoch = Math.floor((upd + (p % 5) * 3) / period);
     const z = gauss(hash32(this.seed ^ 0x1e7e1, i, p, epoch));
-    return this.clampQ(i, 1, this.typQ[i] * 4 * Math.exp(z));
+    return this.clampQ(i, 1, this.typQ[i] * 4 * Math.exp(z)) + this.floorQ[i];
   }
 
   // ---------------------------------------------------------------------------------------------

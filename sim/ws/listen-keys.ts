@@ -37,8 +37,13 @@ export interface ListenKeyStore extends ListenKeyApi {
   onClosed(cb: ListenKeyListener): () => void;
   /** The account's live key, or undefined. Sweeps expired keys first. */
   keyOf(apiKey: string): string | undefined;
-  /** Forgets every key without events (simulator reset). */
+  /**
+   * Forgets every key (simulator reset). The expiry/close listeners are not called; the reset
+   * listeners are, once, with every key that was live.
+   */
   reset(): void;
+  /** Called by reset() with the keys it forgot (after they stopped being live). */
+  onReset(cb: (keys: Array<{ apiKey: string; listenKey: string }>) => void): () => void;
 }
 
 export function createListenKeys(clock: SimClock, opts: { ttlMs?: number } = {}): ListenKeyStore {
@@ -47,6 +52,7 @@ export function createListenKeys(clock: SimClock, opts: { ttlMs?: number } = {})
   const byListenKey = new Map<string, KeyState>();
   const expiredListeners = new Set<ListenKeyListener>();
   const closedListeners = new Set<ListenKeyListener>();
+  const resetListeners = new Set<(keys: Array<{ apiKey: string; listenKey: string }>) => void>();
   /** Earliest expiry among live keys: makes the sweep free when nothing is due. */
   let nextDue = Number.POSITIVE_INFINITY;
 
@@ -152,9 +158,21 @@ export function createListenKeys(clock: SimClock, opts: { ttlMs?: number } = {})
     },
 
     reset(): void {
+      const gone = [...byApiKey.values()].map((st) => ({ apiKey: st.apiKey, listenKey: st.listenKey }));
       byApiKey.clear();
       byListenKey.clear();
       nextDue = Number.POSITIVE_INFINITY;
+      for (const cb of [...resetListeners]) {
+        try {
+          cb(gone);
+        } catch {
+          // A listener's failure must not stop the others or the store.
+        }
+      }
+    },
+    onReset(cb: (keys: Array<{ apiKey: string; listenKey: string }>) => void): () => void {
+      resetListeners.add(cb);
+      return () => resetListeners.delete(cb);
     },
   };
 }

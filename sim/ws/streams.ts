@@ -679,6 +679,17 @@ export function attachStreams(server: Server, deps: StreamDeps, options: StreamO
     }
   }
 
+  // Simulator reset: every key is gone. Each private socket gets listenKeyExpired (as when a key
+  // stops being valid on Binance) and is then closed, so clients reconnect with a new key.
+  function onKeysReset(keys: Array<{ apiKey: string; listenKey: string }>): void {
+    const affected = new Set<Conn>();
+    for (const { listenKey } of keys) {
+      for (const c of byListenKey.get(listenKey) ?? []) affected.add(c);
+      onKeyExpired('', listenKey);
+    }
+    for (const c of affected) if (!c.dead) c.ws.close(1000, 'listenKey expired');
+  }
+
   // ---- the client protocol ---------------------------------------------------------------------
 
   function reply(conn: Conn, data: string): void {
@@ -900,6 +911,7 @@ export function attachStreams(server: Server, deps: StreamDeps, options: StreamO
   const offUser = engine.onUserEvent(onUserEvent);
   const offExpired = listenKeys.onExpired(onKeyExpired);
   const offClosed = listenKeys.onClosed(onKeyClosed);
+  const offReset = listenKeys.onReset(onKeysReset);
 
   return {
     async close(): Promise<void> {
@@ -910,6 +922,7 @@ export function attachStreams(server: Server, deps: StreamDeps, options: StreamO
       offUser();
       offExpired();
       offClosed();
+      offReset();
       for (const g of groups.values()) clearInterval(g.timer);
       groups.clear();
       stopHousekeeping();
