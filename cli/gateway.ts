@@ -9,20 +9,28 @@ const usage = `fleet gateway [options]
   --port P                 HTTP port (default 8800; 0 = any free port)
   --token TRADER:SECRET    a trader and its Bearer token (repeatable)
   --net-window-ms N        identical intents within N ms become one order (default 250)
+  --name N                 the gateway's name, prefix of its client order ids (default gw);
+                           a trader token whose name shares that prefix is refused
+  --aggregator-url URL     the aggregator (ws://host:port): bans, ALL and positions for the
+                           gateway's pre-trade risk (without it bans are not enforced here)
+  --aggregator-token T     a trader-role token of the aggregator
 
 Environment (flags win; tokens from both are combined):
   FLEET_GATEWAY_TOKENS     comma-separated TRADER:SECRET list
-  FLEET_GATEWAY_HOST, FLEET_GATEWAY_PORT, FLEET_GATEWAY_NET_WINDOW_MS
+  FLEET_GATEWAY_HOST, FLEET_GATEWAY_PORT, FLEET_GATEWAY_NET_WINDOW_MS, FLEET_GATEWAY_NAME,
+  FLEET_GATEWAY_AGGREGATOR_URL, FLEET_GATEWAY_AGGREGATOR_TOKEN
   FLEET_EXCHANGE (simulator|demo|production), FLEET_BINANCE_REST, FLEET_BINANCE_WS,
   BINANCE_API_KEY, BINANCE_API_SECRET
                            the account whose orders (and order-rate pools) the gateway owns
                            (default: the local simulator and its built-in account)
-  FLEET_GATEWAY_MAX_ORDER_NOTIONAL, FLEET_GATEWAY_MAX_ORDERS_PER_SECOND,
-  FLEET_GATEWAY_MAX_ORDERS_PER_MINUTE   the gateway's own caps
+  FLEET_GATEWAY_MAX_ORDER_NOTIONAL, FLEET_GATEWAY_MAX_SYMBOL_NOTIONAL (with an aggregator),
+  FLEET_GATEWAY_MAX_ORDERS_PER_SECOND, FLEET_GATEWAY_MAX_ORDERS_PER_MINUTE   the gateway's own caps
   FLEET_GATEWAY_JOURNAL    append order records (before sending) to this file
 
-Routes: POST /v1/intents, GET /v1/orders[?symbol=&active=true], GET /v1/orders/:clientOrderId,
-GET /v1/status (all with Authorization: Bearer <token>), GET /healthz.`;
+Routes: POST /v1/intents, GET /v1/orders[?symbol=&active=true], GET /v1/orders/:clientOrderId
+(a trader sees only the orders carrying its intents), GET /v1/events, GET /v1/status (all with
+Authorization: Bearer <token>), GET /healthz. One token per trader: a token given to two traders
+is refused.`;
 
 export function parseGatewayTokens(items: string[]): GatewayToken[] {
   const out: GatewayToken[] = [];
@@ -54,6 +62,9 @@ export function parseGatewayArgs(
       port: { type: 'string' },
       token: { type: 'string', multiple: true },
       'net-window-ms': { type: 'string' },
+      name: { type: 'string' },
+      'aggregator-url': { type: 'string' },
+      'aggregator-token': { type: 'string' },
     },
     strict: true,
   });
@@ -68,7 +79,15 @@ export function parseGatewayArgs(
     throw new UsageError('--port must be an integer in 0..65535');
   const win = Number(values['net-window-ms'] ?? (env.FLEET_GATEWAY_NET_WINDOW_MS || 250));
   if (!Number.isFinite(win) || win < 0) throw new UsageError('--net-window-ms must be ≥ 0');
+  const name = values.name ?? (env.FLEET_GATEWAY_NAME || 'gw');
+  if (!/^[A-Za-z0-9._-]{1,32}$/.test(name)) throw new UsageError('--name is 1-32 of A-Z a-z 0-9 . _ -');
+  const aggUrl = values['aggregator-url'] ?? (env.FLEET_GATEWAY_AGGREGATOR_URL || undefined);
+  const aggToken = values['aggregator-token'] ?? (env.FLEET_GATEWAY_AGGREGATOR_TOKEN || undefined);
+  if ((aggUrl === undefined) !== (aggToken === undefined))
+    throw new UsageError('--aggregator-url and --aggregator-token go together');
   return {
+    name,
+    aggregator: aggUrl && aggToken ? { url: aggUrl, token: aggToken } : undefined,
     host: values.host ?? (env.FLEET_GATEWAY_HOST || '127.0.0.1'),
     port,
     tokens,
@@ -84,9 +103,15 @@ export const command: Command = {
   async run(args) {
     const opts = asUsage(() => parseGatewayArgs(args));
     const b = binanceFromEnv();
-    const gw = await startGateway({ ...opts, rest: b.rest, api: b.api, userStreamWs: b.ws });
+    let gw: Awaited<ReturnType<typeof startGateway>>;
+    try {
+      gw = await startGateway({ ...opts, rest: b.rest, api: b.api, userStreamWs: b.ws });
+    } catch (err) {
+      await b.rest.close();
+      throw err instanceof TypeError ? new UsageError(err.message) : err;
+    }
     console.log(
-      `fleet gateway: listening on ${gw.url}  (${opts.tokens.length} trader tokens, net window ${opts.netWindowMs} ms)`,
+      `fleet gateway ${opts.name}: listening on ${gw.url}  (${opts.tokens.length} trader tokens, net window ${opts.netWindowMs} ms, ${opts.aggregator ? `bans from ${opts.aggregator.url}` : 'no aggregator: bans not enforced here'})`,
     );
     const sig = await untilSignal();
     console.log(`fleet gateway: ${sig}, stopping`);

@@ -3,13 +3,15 @@ import { FuturesApi } from '../core/binance/endpoints.ts';
 import { type BinanceRest, createClient } from '../core/binance/rest.ts';
 import { type Endpoints, endpointsFromEnv, isLoopback } from '../core/binance/types.ts';
 import { DEFAULT_ACCOUNT } from '../sim/index.ts';
+import { tagsCollide } from '../trader/orders.ts';
 import type { RiskLimits } from '../trader/risk.ts';
 import { type RunningTrader, startTrader, type TraderOptions, type TraderStatus } from '../trader/trader.ts';
 import { asUsage, type Command, UsageError, untilSignal } from './main.ts';
 
 const usage = `fleet trader [options]
 
-  --name N                 trader name, prefix of its client order ids (default trader1)
+  --name N                 trader name, prefix of its client order ids (default trader1;
+                           must not share the gateway's prefix: FLEET_GATEWAY_NAME, default gw)
   --aggregator URL         ws://host:port of the aggregator (default ws://127.0.0.1:8700)
   --mode direct|gateway    send orders itself, or through \`fleet gateway\` (default direct)
   --gateway URL            the gateway (default http://127.0.0.1:8800)
@@ -30,7 +32,11 @@ Environment (flags win):
   FLEET_BINANCE_REST, FLEET_BINANCE_WS
                                   override the exchange's REST / WebSocket base
   BINANCE_API_KEY, BINANCE_API_SECRET
-                                  the account (default on a loopback simulator: its built-in one)
+                                  the account, direct mode only (default on a loopback simulator:
+                                  its built-in one); gateway mode needs no keys (the gateway has
+                                  them; gaps are re-filled from public klines)
+  FLEET_GATEWAY_NAME              the gateway's name (default gw): a trader name with the same
+                                  client order id prefix is refused
   FLEET_TRADER_MAX_ORDER_NOTIONAL (1000), FLEET_TRADER_MAX_SYMBOL_NOTIONAL (2000),
   FLEET_TRADER_MAX_OPEN_POSITIONS (10), FLEET_TRADER_MAX_ORDERS_PER_SECOND (5),
   FLEET_TRADER_MAX_ORDERS_PER_MINUTE (60), FLEET_TRADER_MAX_BARS_AGE_MS (90000),
@@ -53,7 +59,10 @@ export interface BinanceSetup {
  * overrides, BINANCE_API_KEY and BINANCE_API_SECRET (default on a loopback simulator: its built-in
  * account).
  */
-export function binanceFromEnv(env: NodeJS.ProcessEnv = process.env): BinanceSetup {
+export function binanceFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  o: { signed?: boolean } = {},
+): BinanceSetup {
   let endpoints: Endpoints;
   try {
     endpoints = endpointsFromEnv(env);
@@ -61,6 +70,11 @@ export function binanceFromEnv(env: NodeJS.ProcessEnv = process.env): BinanceSet
     throw new UsageError((err as Error).message);
   }
   const { rest: restUrl, ws } = endpoints;
+  if (o.signed === false) {
+    // Public data only (klines): no key is read, none is needed.
+    const rest = createClient({ endpoints, localAddress: env.FLEET_LOCAL_ADDRESS || undefined });
+    return { rest, api: new FuturesApi(rest), ws };
+  }
   const local = isLoopback(restUrl);
   const apiKey = env.BINANCE_API_KEY || (local ? DEFAULT_ACCOUNT.apiKey : undefined);
   const apiSecret = env.BINANCE_API_SECRET || (local ? DEFAULT_ACCOUNT.apiSecret : undefined);
@@ -149,8 +163,14 @@ export function parseTraderArgs(args: string[], env: NodeJS.ProcessEnv = process
   const orphans = env.FLEET_TRADER_ORPHANS as 'adopt' | 'cancel' | undefined;
   if (orphans !== undefined && orphans !== 'adopt' && orphans !== 'cancel')
     throw new UsageError('FLEET_TRADER_ORPHANS is adopt or cancel');
+  const name = values.name ?? env.FLEET_TRADER_NAME ?? 'trader1';
+  const gatewayName = env.FLEET_GATEWAY_NAME || 'gw';
+  if (tagsCollide(name, gatewayName))
+    throw new UsageError(
+      `trader name ${name} would share the gateway's client order id prefix (gateway ${gatewayName}); pick another --name`,
+    );
   return {
-    name: values.name ?? env.FLEET_TRADER_NAME ?? 'trader1',
+    name,
     aggregator: { url: values.aggregator ?? env.FLEET_AGGREGATOR_URL ?? 'ws://127.0.0.1:8700', token },
     mode,
     gateway:
@@ -187,7 +207,8 @@ export const command: Command = {
   async run(args) {
     const cfg = asUsage(() => parseTraderArgs(args));
     const { statusEverySec, ...opts } = cfg;
-    const b = binanceFromEnv();
+    // Gateway mode: the keys live in the gateway; an unsigned client re-fills gaps.
+    const b = binanceFromEnv(process.env, { signed: opts.mode === 'direct' });
     let trader: RunningTrader;
     try {
       trader = await startTrader({

@@ -103,3 +103,14 @@ test('book ticks correct the forming bar and open the next one', () => {
   book.delta('X', [bar(5, 106), bar(6, 111)], T0 + 6 * M + 500);
   assert.equal(b.closeAt(0), 111);
 });
+
+test('holes in the first window of a symbol are reported as gaps', () => {
+  const gaps: number[][] = [];
+  const book = new KlineBook({ capacity: 10, onGap: (_s, f, t) => gaps.push([f, t]) });
+  const rows = window(8).filter((k) => k[0] !== T0 + 3 * M && k[0] !== T0 + 4 * M);
+  book.window('X', rows, T0 + 8 * M);
+  assert.deepEqual(gaps, [[T0 + 3 * M, T0 + 4 * M]]);
+  // A complete first window reports nothing.
+  book.window('Y', window(8), T0 + 8 * M);
+  assert.equal(gaps.length, 1);
+});

@@ -12,7 +12,8 @@
 //   the kline record that wrote it; a tick in a later interval opens the next bar provisionally.
 // - Gaps: when the newest bar moves more than one interval ahead of the previous newest, or a
 //   write leaves the bar before it missing, `onGap(symbol, fromOpen, toOpen)` reports the missing
-//   open times so the owner can re-fill (from the window mirror or REST).
+//   open times so the owner can re-fill (from the window mirror or REST). The first fill of a
+//   symbol is checked too: holes inside the bars it brought are gaps.
 // - Data age: per symbol the newest kline record ts and the newest tick time (exchange time).
 
 import type { KlineBarRow } from '../core/protocol/topics.ts';
@@ -276,6 +277,12 @@ export class KlineBook {
   }
 
   private checkGap(b: SymbolBars, before: number): void {
+    if (before < 0 && b.newest >= 0) {
+      // The first bars of the symbol: any hole among them (between its oldest and newest bar).
+      const missing = b.missing();
+      if (missing.length > 0) this.reportGap(b, missing[0], missing[missing.length - 1]);
+      return;
+    }
     if (before < 0 || b.newest <= before) return;
     // The newest bar moved ahead: every bar between the previous newest and it must be present.
     const span = Math.min(this.capacity, (b.newest - before) / this.intervalMs + 1);

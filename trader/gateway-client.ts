@@ -1,20 +1,34 @@
 // A trader's side of the order gateway: sends intents, learns which order carries each one, and
 // follows those orders' status until they are final: pushed by the gateway's event stream
 // (GET /v1/events, Server-Sent Events), with polling as the fallback while the stream is down.
+//
+// - A maker's taker follow-up is followed as the same intent: the maker's final state carries
+//   `followUpId`, and the intent stays active (never `cancelled`) until the follow-up is final.
+// - Views of an order are applied like the tracker applies the exchange's: an older one (a late
+//   poll answer) never moves an order back, nor its filled quantity down.
+// - A fill no newer than the last position record is in that record already: not counted again.
 
 import { request } from 'undici';
 import type { Logger } from '../core/log.ts';
 import { intentId, type Quote } from './orders.ts';
 import type { Intent } from './strategy.ts';
-import { isFinal, type OrderState, type TrackedOrder } from './tracker.ts';
+import { isFinal, type OrderState, stale, type TrackedOrder } from './tracker.ts';
 
 interface Sent {
   key: string;
   symbol: string;
   side: 'BUY' | 'SELL';
+  /** Not reduce-only (counts toward exposure while active). */
+  opening: boolean;
+  /** Base quantity estimated at the decision price (until the gateway's order says). */
+  estQty: number;
+  /** The order followed now (a maker's follow-up replaces it). */
   clientOrderId?: string;
   state: OrderState;
+  /** Filled over every leg (maker, then its follow-up). */
   executedQty: number;
+  /** Filled by the legs before the current one. */
+  doneExec: number;
   /** Exchange time of the last fill change. */
   time: number;
   order?: TrackedOrder;
@@ -33,13 +47,14 @@ interface Sent {
 export class GatewayClient {
   private readonly sent = new Map<string, Sent>();
   private readonly fills = new Map<string, Array<{ qty: number; time: number }>>();
+  private readonly positionTs = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private tick = 0;
   private eventsAbort: AbortController | undefined;
   /** The event stream is up (polling slows to a safety net). */
   eventsConnected = false;
-  readonly stats = { pushed: 0, polled: 0, eventStreams: 0 };
+  readonly stats = { pushed: 0, polled: 0, eventStreams: 0, followUps: 0, staleViews: 0 };
 
   constructor(
     private readonly opts: {
@@ -130,13 +145,49 @@ export class GatewayClient {
     return n;
   }
 
+  /** Opening intents of the symbol not yet final, and their unfilled base quantity. */
+  activeOpening(symbol: string): { count: number; qty: number } {
+    let count = 0;
+    let qty = 0;
+    for (const s of this.sent.values()) {
+      if (s.symbol !== symbol || !s.opening || isFinal(s.state)) continue;
+      count++;
+      const o = s.order;
+      const rest =
+        o && o.clientOrderId === s.clientOrderId && Number(o.quantity) > 0
+          ? Number(o.quantity) - Number(o.executedQty)
+          : s.estQty - s.executedQty;
+      if (rest > 0) qty += rest;
+    }
+    return { count, qty };
+  }
+
+  /** Symbols with an opening intent not yet final. */
+  activeOpeningSymbols(): Set<string> {
+    const out = new Set<string>();
+    for (const s of this.sent.values()) if (s.opening && !isFinal(s.state)) out.add(s.symbol);
+    return out;
+  }
+
   pendingFills(symbol: string): number {
     let q = 0;
     for (const f of this.fills.get(symbol) ?? []) q += f.qty;
     return q;
   }
 
+  /** Symbols with fills not yet in a position record. */
+  pendingSymbols(): string[] {
+    const out: string[] = [];
+    for (const [s, list] of this.fills) if (list.length > 0) out.push(s);
+    return out;
+  }
+
+  /**
+   * A position record with exchange time `ts` arrived: fills up to ts are in it, and one learnt
+   * later with a time up to ts is not counted.
+   */
   positionSeen(symbol: string, ts: number): void {
+    if (ts > (this.positionTs.get(symbol) ?? Number.NEGATIVE_INFINITY)) this.positionTs.set(symbol, ts);
     const list = this.fills.get(symbol);
     if (!list) return;
     if (list.some((f) => f.time <= ts))
@@ -171,12 +222,20 @@ export class GatewayClient {
       quote: q,
       reason: intent.reason?.slice(0, 500),
     };
+    const price = Number(quote.last ?? (Number(quote.bid) + Number(quote.ask)) / 2);
+    const estQty =
+      'base' in intent.size
+        ? Number(intent.size.base)
+        : Number(intent.size.quote) / (price > 0 ? price : Number.NaN);
     const s: Sent = {
       key: intentId(intent),
       symbol: intent.symbol,
       side: intent.side,
+      opening: intent.action !== 'close',
+      estQty: Number.isFinite(estQty) ? estQty : 0,
       state: 'inflight',
       executedQty: 0,
+      doneExec: 0,
       time: 0,
       body,
       posting: false,
@@ -241,18 +300,50 @@ export class GatewayClient {
   }
 
   private update(s: Sent, o: TrackedOrder): void {
+    // A leg this intent no longer follows (a maker whose follow-up took over): nothing new.
+    if (s.clientOrderId !== undefined && o.clientOrderId !== s.clientOrderId) return;
+    const prev = s.order;
+    if (prev && prev.clientOrderId === o.clientOrderId) {
+      // A late view (a poll answer overtaken by a pushed event): never back, never less filled.
+      if (stale(prev, o.state, o.exchangeTime) || Number(o.executedQty) < Number(prev.executedQty)) {
+        this.stats.staleViews++;
+        return;
+      }
+    }
     s.order = o;
     s.state = o.state;
-    const exec = Number(o.executedQty);
+    const exec = s.doneExec + Number(o.executedQty);
     if (exec !== s.executedQty) {
       const delta = exec - s.executedQty;
       s.executedQty = exec;
-      let list = this.fills.get(s.symbol);
-      if (!list) {
-        list = [];
-        this.fills.set(s.symbol, list);
+      const time = o.exchangeTime ?? Date.now();
+      if (time > (this.positionTs.get(s.symbol) ?? Number.NEGATIVE_INFINITY)) {
+        let list = this.fills.get(s.symbol);
+        if (!list) {
+          list = [];
+          this.fills.set(s.symbol, list);
+        }
+        list.push({ qty: s.side === 'BUY' ? delta : -delta, time });
+        if (list.length > 64) list.splice(0, list.length - 64);
       }
-      list.push({ qty: s.side === 'BUY' ? delta : -delta, time: o.exchangeTime ?? Date.now() });
+    }
+    if (isFinal(o.state) && o.followUpId && o.followUpId !== o.clientOrderId) {
+      // The maker ended unfilled and the gateway sent its taker follow-up: follow that one.
+      s.doneExec = s.executedQty;
+      s.clientOrderId = o.followUpId;
+      s.state = 'inflight';
+      this.stats.followUps++;
+      this.schedule();
+    }
+  }
+
+  /** The gateway's status (its name among it); undefined when it cannot be asked. */
+  async info(): Promise<{ name?: string } | undefined> {
+    try {
+      const { status, json } = await this.call('GET', '/v1/status');
+      return status === 200 ? (json as { name?: string }) : undefined;
+    } catch {
+      return undefined;
     }
   }
 

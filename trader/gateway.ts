@@ -11,7 +11,16 @@
 //   to it, and every trader is told which order carries its intent. A trader repeating its own
 //   intent key gets the same answer (idempotent).
 // - The gateway owns the account's order pools: one Binance client (one throttler) for every
-//   trader behind it. GET /v1/orders/:clientOrderId and GET /v1/orders answer order status.
+//   trader behind it. GET /v1/orders/:clientOrderId and GET /v1/orders answer order status, each
+//   trader only about the orders carrying its intents (its own or netted onto them).
+// - Pre-trade risk: order notional and order rate always; opening intents are valued at the
+//   book price (bookTicker, cached 1 s), refused when their refPrice is > 5 % from it, and
+//   checked again on the rounded quantity. With an aggregator connection (`aggregator`, a
+//   trader-role token) also bans, ALL and the per-symbol notional (positions + orders under
+//   way); without one, bans are not enforced here (a warning at start says so).
+// - A maker's taker follow-up rides on the maker's carrier entry: status and events reach the
+//   same traders, and it passes the ban check (closes always pass) and counts toward the rate.
+// - With a journal, the orders of the last 24 h are restored at start (never placed twice).
 
 import { timingSafeEqual } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
@@ -23,8 +32,9 @@ import { RulesBook } from '../core/binance/filters.ts';
 import type { BinanceRest } from '../core/binance/rest.ts';
 import { UserStream } from '../core/binance/user-stream.ts';
 import { createLogger, type Logger } from '../core/log.ts';
-import { clientOrderId, intentId, prepareOrder, type Quote } from './orders.ts';
-import { PreTradeRisk, type RiskLimits } from './risk.ts';
+import { AggregatorClient, type ClientRecord } from '../core/protocol/client.ts';
+import { clientOrderId, intentId, prepareOrder, type Quote, tagsCollide } from './orders.ts';
+import { PreTradeRisk, type RiskLimits, type RiskView } from './risk.ts';
 import type { Intent } from './strategy.ts';
 import { isFinal, OrderTracker, type TrackedOrder } from './tracker.ts';
 
@@ -52,11 +62,20 @@ export interface GatewayOptions {
   reconcileMs?: number;
   userStreamWs?: string;
   journalPath?: string;
+  /**
+   * The aggregator (a trader-role token): bans, ALL and positions for the gateway's pre-trade
+   * risk. Absent: bans are not enforced at the gateway (the traders still check them).
+   */
+  aggregator?: { url: string; token: string; localAddress?: string };
   logger?: Logger;
 }
 
 export interface GatewayStatus {
+  /** The gateway's name (the prefix of its client order ids). */
+  name: string;
   url: string;
+  /** Connected to the aggregator (undefined: none configured). */
+  aggregator?: boolean;
   traders: number;
   intents: number;
   netted: number;
@@ -129,10 +148,87 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const netWindowMs = opts.netWindowMs ?? 250;
   const answerWaitMs = opts.answerWaitMs ?? 3000;
   if (opts.tokens.length === 0) throw new TypeError('the gateway needs at least one token');
+  const owner = new Map<string, string>();
+  for (const t of opts.tokens) {
+    const other = owner.get(t.token);
+    if (other !== undefined && other !== t.trader)
+      throw new TypeError(`one token is given to two traders (${other}, ${t.trader}): each needs its own`);
+    owner.set(t.token, t.trader);
+    if (tagsCollide(t.trader, name))
+      throw new TypeError(
+        `trader ${t.trader} would share the gateway's client order id prefix (gateway name ${name}): rename one`,
+      );
+  }
   const tokens = opts.tokens.map((t) => ({ ...t, buf: Buffer.from(t.token) }));
   const rules = await RulesBook.load(opts.api);
-  const tracker = new OrderTracker({ api: opts.api, trader: name, log, journalPath: opts.journalPath });
   const risk = new PreTradeRisk(opts.limits, log);
+
+  // ---- the aggregator: bans and positions for pre-trade risk
+  const bans = new Map<string, { active: boolean; until: number }>();
+  const positions = new Map<string, { amt: number; ts: number }>();
+  let bansReceived = false;
+  let agg: AggregatorClient | undefined;
+  let tracker!: OrderTracker;
+  const view: RiskView | undefined = opts.aggregator
+    ? {
+        banned(symbol) {
+          const b = bans.get(symbol);
+          return b?.active === true && (b.until === 0 || b.until > Date.now());
+        },
+        position: (symbol) => ({ amt: (positions.get(symbol)?.amt ?? 0) + tracker.pendingFills(symbol) }),
+        openingOrders: (symbol) => tracker.activeOpening(symbol),
+      }
+    : undefined;
+  tracker = new OrderTracker({
+    api: opts.api,
+    trader: name,
+    log,
+    journalPath: opts.journalPath,
+    // An opening follow-up is refused on a ban (closes pass); a sent one counts toward the rate.
+    beforeFollowUp: (maker) => risk.followUp(maker, view),
+  });
+  if (opts.aggregator) {
+    agg = new AggregatorClient({
+      url: opts.aggregator.url,
+      token: opts.aggregator.token,
+      localAddress: opts.aggregator.localAddress,
+    });
+    const onRecords = (topic: string, records: ClientRecord[], snapshot: boolean): void => {
+      if (topic === 'risk.ban') {
+        if (snapshot) bans.clear();
+        bansReceived = true;
+        for (const r of records) {
+          const d = r.data as { active: boolean; until: number };
+          bans.set(r.key, { active: d.active, until: d.until });
+        }
+      } else if (topic === 'position') {
+        for (const r of records) {
+          if (!r.key.endsWith(':BOTH')) continue;
+          const d = r.data as { symbol: string; positionAmt?: string };
+          const prev = positions.get(d.symbol);
+          if (prev && prev.ts > r.ts) continue;
+          const amt = d.positionAmt === undefined ? (prev?.amt ?? 0) : Number(d.positionAmt);
+          positions.set(d.symbol, { amt, ts: r.ts });
+          tracker.positionSeen(d.symbol, r.ts);
+        }
+      }
+    };
+    agg.on('snapshot', (topic, records) => onRecords(topic, records, true));
+    agg.on('update', (topic, records) => onRecords(topic, records, false));
+    agg.on('error', (err) => log.debug({ err: err.message }, 'aggregator connection'));
+    try {
+      await agg.connect();
+      await agg.subscribe('risk.ban');
+      await agg.subscribe('position');
+    } catch (err) {
+      await agg.close();
+      throw err;
+    }
+  } else {
+    log.warn(
+      'no aggregator connection (--aggregator-url): bans and ALL are not enforced at the gateway, nor per-symbol notional',
+    );
+  }
   const net = new Map<string, NetEntry>();
   const byTraderKey = new Map<string, string>();
   const carriers = new Map<string, NetEntry>();
@@ -141,6 +237,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   let netted = 0;
   let retriesFound = 0;
 
+  tracker.restore();
   await tracker.reconcile();
   let userStream: UserStream | undefined;
   if (opts.userStreamWs) {
@@ -247,19 +344,50 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
 
     const intent: Intent = { ...body };
+    const opening = intent.action !== 'close';
+    const refused = (v: { cause: string; detail: string }) =>
+      reply.code(422).send({ error: 'refused', cause: v.cause, msg: v.detail });
+    if (opening && view && !bansReceived)
+      return refused(
+        risk.refuse('no-risk-data', `${body.symbol}: the ban list has not arrived from the aggregator`) as {
+          cause: string;
+          detail: string;
+        },
+      );
     let quote: Quote = body.quote ?? {};
     if (quote.last === undefined) quote = { ...quote, last: body.refPrice };
-    if (quote.last === undefined && (quote.bid === undefined || quote.ask === undefined)) {
-      const bt = await opts.api.bookTicker(body.symbol);
-      quote = { bid: bt.bidPrice, ask: bt.askPrice, last: quote.last };
+    // An opening intent is valued at the book, not at the price its sender gives.
+    let mid: number | undefined;
+    if (opening || (quote.last === undefined && (quote.bid === undefined || quote.ask === undefined))) {
+      let bt: { bidPrice: string; askPrice: string };
+      try {
+        bt = await bookOf(body.symbol);
+      } catch (err) {
+        return reply
+          .code(503)
+          .send({ error: 'unavailable', msg: `no book price: ${(err as Error).message}` });
+      }
+      mid = (Number(bt.bidPrice) + Number(bt.askPrice)) / 2;
+      if (quote.bid === undefined || quote.ask === undefined)
+        quote = { bid: bt.bidPrice, ask: bt.askPrice, last: quote.last };
     }
-    const price = Number(quote.last ?? (Number(quote.bid) + Number(quote.ask)) / 2);
-    const verdict = risk.check(intent, price);
-    if (!verdict.ok)
-      return reply.code(422).send({ error: 'refused', cause: verdict.cause, msg: verdict.detail });
+    if (opening && mid !== undefined) {
+      const bad = risk.badPrice(intent, mid);
+      if (bad && !bad.ok) return refused(bad);
+      // The caller's last price must not value (and size) the order either.
+      if (quote.last !== undefined && Math.abs(Number(quote.last) / mid - 1) > 0.05)
+        quote = { ...quote, last: mid };
+    }
+    const price =
+      opening && mid !== undefined ? mid : Number(quote.last ?? (Number(quote.bid) + Number(quote.ask)) / 2);
+    const verdict = risk.check(intent, price, view);
+    if (!verdict.ok) return refused(verdict);
     const prepared = prepareOrder(intent, rules, quote, id);
     if (!prepared.ok)
       return reply.code(422).send({ error: 'rejected', code: prepared.code, msg: prepared.reason });
+    // The caps again, on the order as it will be sent (rounding may have made it larger).
+    const again = risk.checkPrepared(intent, Number(prepared.params.quantity), price, view);
+    if (!again.ok) return refused(again);
     // Another identical intent may have arrived while the book ticker was fetched.
     const raced = net.get(netKey);
     if (raced && Date.now() - raced.at <= netWindowMs) {
@@ -281,6 +409,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     return answer(id, trader, body.key);
   });
 
+  // Book prices for valuing opening intents: one bookTicker per symbol per second at most.
+  const books = new Map<string, { at: number; p: Promise<{ bidPrice: string; askPrice: string }> }>();
+  function bookOf(symbol: string): Promise<{ bidPrice: string; askPrice: string }> {
+    const t = Date.now();
+    const c = books.get(symbol);
+    if (c && t - c.at < 1000) return c.p;
+    const p = opts.api.bookTicker(symbol);
+    books.set(symbol, { at: t, p });
+    p.catch(() => books.delete(symbol));
+    return p;
+  }
+
   function answer(id: string, trader: string, key: string): IntentAnswer {
     const o = tracker.get(id)!;
     const e = carriers.get(id);
@@ -294,17 +434,24 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     };
   }
 
+  // A trader sees the orders that carry its intents (its own, or netted onto them), no others.
+  const involves = (e: NetEntry | undefined, trader: string): boolean =>
+    e !== undefined && (e.carrier.trader === trader || e.attributed.some((a) => a.trader === trader));
+
   app.get('/v1/orders/:clientOrderId', async (req, reply) => {
+    const trader = (req as FastifyRequest & { trader: string }).trader;
     const { clientOrderId: id } = req.params as { clientOrderId: string };
     const o = tracker.get(id);
-    if (!o) return reply.code(404).send({ error: 'not-found', msg: `no order ${id}` });
     const e = carriers.get(id);
+    if (!o || !involves(e, trader))
+      return reply.code(404).send({ error: 'not-found', msg: `no order ${id}` });
     return { order: o, carrier: e?.carrier, attributed: e?.attributed ?? [] };
   });
 
   app.get('/v1/orders', async (req) => {
+    const trader = (req as FastifyRequest & { trader: string }).trader;
     const q = req.query as { symbol?: string; active?: string };
-    let list = tracker.list();
+    let list = tracker.list().filter((o) => involves(carriers.get(o.clientOrderId), trader));
     if (q.symbol) list = list.filter((o) => o.symbol === q.symbol);
     if (q.active === 'true') list = list.filter((o) => !isFinal(o.state));
     return { orders: list };
@@ -330,6 +477,11 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const entry = { trader, res };
     streams.add(entry);
     req.raw.on('close', () => streams.delete(entry));
+  });
+  // A maker's taker follow-up rides on the maker's entry: the same traders follow it.
+  tracker.on('followUp', (maker, taker) => {
+    const e = carriers.get(maker.clientOrderId);
+    if (e) carriers.set(taker.clientOrderId, e);
   });
   tracker.on('update', (o) => {
     if (streams.size === 0) return;
@@ -364,7 +516,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   function status(): GatewayStatus {
     return {
+      name,
       url,
+      aggregator: agg ? agg.connected : undefined,
       traders: traders.size,
       intents,
       netted,
@@ -388,6 +542,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       clearInterval(reconcileTimer);
       tracker.close();
       await userStream?.close();
+      await agg?.close();
       await app.close();
     },
   };

@@ -12,10 +12,23 @@ export function intentId(intent: { symbol: string; key: string }): string {
   return `${intent.symbol}:${intent.key}`;
 }
 
-/** A trader name as it appears in client order ids: [A-Za-z0-9], at most 10. */
+/**
+ * A trader name as it appears in client order ids: [A-Za-z0-9], at most 10. A name that already
+ * is 1-10 alphanumerics is its own tag; any other name becomes up to 5 of its alphanumerics and a
+ * 5-character hash of the whole name (deterministic), so `tokyo-trader-1` and `tokyo-trader-2`
+ * never share a prefix (one trader's reconcile must never adopt or cancel another's orders).
+ */
 export function traderTag(trader: string): string {
-  const t = trader.replace(/[^A-Za-z0-9]/g, '').slice(0, 10);
-  return t === '' ? 'x' : t;
+  if (/^[A-Za-z0-9]{1,10}$/.test(trader)) return trader;
+  const head = trader.replace(/[^A-Za-z0-9]/g, '').slice(0, 5);
+  const digest = createHash('sha256').update(trader).digest();
+  const h = (digest.readUInt32BE(0) % 36 ** 5).toString(36).padStart(5, '0');
+  return `${head}${h}`;
+}
+
+/** Two names whose client order ids would share a prefix (one would adopt the other's orders). */
+export function tagsCollide(a: string, b: string): boolean {
+  return traderTag(a) === traderTag(b);
 }
 
 /** The prefix of every client order id of a trader: `fl-<tag>-`. */

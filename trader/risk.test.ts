@@ -109,3 +109,68 @@ test('stale book and ALL', () => {
   assert.equal((risk.check(open('A', '50'), 100, all) as { cause: string }).cause, 'banned-all');
   assert.equal(risk.check(close('A'), 100, all).ok, true);
 });
+
+test('orders under way count: opening orders are open positions and add to the symbol notional; every account position counts', () => {
+  const risk = new PreTradeRisk({ maxOpenPositions: 2, maxSymbolNotional: 600, maxOrderNotional: 500 });
+  const { view } = setup();
+  // One frame: A and B got opening orders (not filled yet); a third symbol must wait.
+  const pending: Record<string, { count: number; qty: number }> = {
+    A: { count: 1, qty: 4 },
+    B: { count: 1, qty: 1 },
+  };
+  const busy: MarketView = {
+    ...view,
+    openingOrders: (s) => pending[s] ?? { count: 0, qty: 0 },
+    openSymbols: () => Object.keys(pending),
+  };
+  assert.equal((risk.check(open('C'), 100, busy) as { cause: string }).cause, 'max-positions');
+  // A: 4 × 100 under way + 300 > 600.
+  assert.equal((risk.check(open('A', '300'), 100, busy) as { cause: string }).cause, 'symbol-notional');
+  assert.equal(risk.check(open('B', '300'), 100, busy).ok, true);
+  // Positions on symbols outside the book count too.
+  const outside: MarketView = {
+    ...view,
+    position: (s) => ({ amt: s === 'X' || s === 'Y' ? 1 : 0, entryPrice: 0, unrealizedPnl: 0, ts: 0 }),
+    openSymbols: () => ['X', 'Y'],
+  };
+  assert.equal((risk.check(open('A'), 100, outside) as { cause: string }).cause, 'max-positions');
+});
+
+test('caps on the order as rounded, at the book price; a refPrice far from the book is refused', () => {
+  const risk = new PreTradeRisk({ maxOrderNotional: 500, maxSymbolNotional: 650 });
+  const { view } = setup({ A: 1 });
+  // quote 100 passes the request check, but rounded up to 1 contract at 600 it is 600 > 500.
+  assert.equal(risk.check(open('B', '100'), 600, view).ok, true);
+  const r = risk.checkPrepared(open('B', '100'), 1, 600, view);
+  assert.equal((r as { cause: string }).cause, 'order-notional');
+  // Symbol: position 1 × 100 + 0.7 × 100 under way + order 5 × 100 > 650.
+  const pend: MarketView = { ...view, openingOrders: () => ({ count: 1, qty: 0.7 }) };
+  assert.equal((risk.checkPrepared(open('A'), 5, 100, pend) as { cause: string }).cause, 'symbol-notional');
+  assert.equal(risk.checkPrepared(close('A'), 50, 100, view).ok, true, 'closes are not capped');
+  // The book mid is 100: a refPrice of 106 (> 5 % away) is refused, 104 passes.
+  assert.equal(
+    (risk.check({ ...open('B', '50'), refPrice: 106 }, 106, view) as { cause: string }).cause,
+    'bad-price',
+  );
+  assert.equal(risk.check({ ...open('B', '50'), refPrice: 104 }, 104, view).ok, true);
+  assert.equal(risk.check({ ...close('B'), refPrice: 130 }, 130, view).ok, true);
+});
+
+test('a taker follow-up: opening ones are refused under a ban or ALL, closes pass; each sent counts toward the rate', () => {
+  let clock = 0;
+  const risk = new PreTradeRisk({ maxOrdersPerSecond: 2 }, undefined, () => clock);
+  const bans = new Set<string>();
+  const view = { banned: (s: string) => bans.has(s) };
+  assert.equal(risk.followUp({ symbol: 'A', reduceOnly: false }, view), undefined);
+  bans.add('ALL');
+  assert.match(risk.followUp({ symbol: 'A', reduceOnly: false }, view) ?? '', /ALL/);
+  assert.equal(risk.followUp({ symbol: 'A', reduceOnly: true }, view), undefined);
+  bans.clear();
+  bans.add('B');
+  assert.match(risk.followUp({ symbol: 'B', reduceOnly: false }, view) ?? '', /banned/);
+  // Two follow-ups were sent: the rate cap (2/s) is reached for the next intent.
+  const { view: v } = setup();
+  assert.equal((risk.check(open('A', '50'), 100, v) as { cause: string }).cause, 'order-rate');
+  clock += 1001;
+  assert.equal(risk.check(open('A', '50'), 100, v).ok, true);
+});

@@ -53,6 +53,11 @@ export interface BalanceView {
 export interface MarketView {
   /** Bars of the trader's interval (1m), corrected by book ticks. */
   readonly book: KlineBook;
+  /**
+   * The position (last record plus fills not yet in one). The returned object is shared and
+   * overwritten by the next call: read it at once, or copy it (`{ ...view.position(s) }`) to
+   * keep it.
+   */
   position(symbol: string): PositionView;
   balance(asset: string): BalanceView | undefined;
   /** Orders of this trader on the symbol that are not final (new, in flight, open, unknown). */
@@ -63,6 +68,10 @@ export interface MarketView {
   banned(symbol: string): boolean;
   /** Exchange time now (ms). */
   now(): number;
+  /** This trader's opening orders on the symbol that are not final, and their unfilled quantity. */
+  openingOrders?(symbol: string): { count: number; qty: number };
+  /** Symbols with a position in the account (any symbol) or an opening order under way. */
+  openSymbols?(): Iterable<string>;
 }
 
 export interface Strategy {

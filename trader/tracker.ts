@@ -11,12 +11,21 @@
 //   trader's prefix that the tracker does not know are adopted or cancelled (policy); tracked
 //   orders that are no longer open are queried for their final state.
 // - Maker-with-timeout: a resting maker order is cancelled after its timeout and, when the intent
-//   says so, the unfilled rest is sent as a taker order (its own deterministic id: `<key>:t`).
+//   says so, the unfilled rest is sent as a taker order (its own deterministic id: `<key>:t`) --
+//   only once the maker is final (cancelled or expired, not filled): a cancel that fails is
+//   retried (bounded), never a taker beside a maker that may still rest. A post-only order the
+//   exchange expires at once (GTX would have taken) falls through to the taker the same way. The
+//   maker carries `followUpId` from the moment its follow-up is decided (before its final state
+//   is published), and `beforeFollowUp` (pre-trade risk) may refuse an opening follow-up.
 // - Fills are kept per symbol with their exchange time, so a trader's position view can include
-//   fills newer than the last position record it got.
+//   fills newer than the last position record it got; a fill no newer than the last position
+//   record is already in it and is not counted again.
+// - With a journal, `restore()` at start reloads the orders of the last 24 h: their ids are known
+//   (the same decision is never sent again after a restart), and the unfinished ones are settled
+//   by query.
 
 import { EventEmitter } from 'node:events';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import type { NewOrderParams } from '../core/binance/endpoints.ts';
 import {
   BinanceError,
@@ -54,10 +63,14 @@ const RANK: Record<OrderState, number> = {
 };
 
 /** An exchange view older than what is known, or one that would move a final order back. */
-function stale(o: TrackedOrder, next: OrderState, time: number): boolean {
+export function stale(
+  o: Pick<TrackedOrder, 'state' | 'status' | 'exchangeTime'>,
+  next: OrderState,
+  time: number | undefined,
+): boolean {
   // A local verdict (refused, or not found after the settle window) yields to the exchange's own.
   if (FINAL.has(o.state)) return !(o.state === 'rejected' && o.status === undefined);
-  if (o.exchangeTime === undefined) return false;
+  if (o.exchangeTime === undefined || time === undefined) return false;
   return time < o.exchangeTime || (time === o.exchangeTime && RANK[next] < RANK[o.state]);
 }
 
@@ -89,6 +102,15 @@ export interface TrackedOrder {
   /** Exchange updateTime of the last state seen. */
   exchangeTime?: number;
   adopted?: boolean;
+  /** Restored from the journal at start. */
+  restored?: boolean;
+  /**
+   * The taker follow-up of this maker order (its client order id), set before the maker's final
+   * state is published: whoever follows the maker follows this order next.
+   */
+  followUpId?: string;
+  /** This order is the taker follow-up of that maker order. */
+  followUpOf?: string;
 }
 
 /** What the tracker needs of FuturesApi. */
@@ -112,12 +134,22 @@ export interface TrackerOptions {
   settleRetryMs?: number;
   /** Unknown open orders with this trader's prefix: adopt (track) or cancel (default adopt). */
   orphanPolicy?: 'adopt' | 'cancel';
+  /**
+   * Pre-trade risk for a maker's taker follow-up: return a reason to refuse it (e.g. the symbol
+   * or ALL is banned for an opening order), or undefined to send it (the hook counts it toward
+   * the order rate).
+   */
+  beforeFollowUp?: (maker: TrackedOrder, params: NewOrderParams) => string | undefined;
+  /** Cancel attempts at a maker timeout before giving up (default 5; no taker is then sent). */
+  cancelAttempts?: number;
 }
 
 export interface TrackerEvents {
   update: [order: TrackedOrder];
   /** Just before the request is handed to the client (decision latency ends when it leaves). */
   sending: [order: TrackedOrder];
+  /** A maker's taker follow-up was recorded (before its first update). */
+  followUp: [maker: TrackedOrder, taker: TrackedOrder];
 }
 
 interface Fill {
@@ -157,6 +189,10 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     { promise: Promise<TrackedOrder>; resolve: (o: TrackedOrder) => void }
   >();
   private readonly fills = new Map<string, Fill[]>();
+  /** Exchange time of the last position record per symbol (fills up to it are in it). */
+  private readonly positionTs = new Map<string, number>();
+  /** Maker orders whose timeout cancel is under way (their cancellation leads to the taker). */
+  private readonly cancelling = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
   readonly stats = {
@@ -168,6 +204,9 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     adopted: 0,
     cancelledOrphans: 0,
     makerTimeouts: 0,
+    followUps: 0,
+    followUpsRefused: 0,
+    restored: 0,
   };
 
   constructor(opts: TrackerOptions) {
@@ -195,6 +234,36 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   }
 
   /**
+   * Opening (not reduce-only) orders of the symbol that are not final, and their unfilled base
+   * quantity (what pre-trade risk adds to the symbol's exposure).
+   */
+  activeOpening(symbol: string): { count: number; qty: number } {
+    let count = 0;
+    let qty = 0;
+    for (const o of this.orders.values()) {
+      if (o.symbol !== symbol || o.reduceOnly || FINAL.has(o.state)) continue;
+      count++;
+      const rest = Number(o.quantity) - Number(o.executedQty);
+      if (rest > 0) qty += rest;
+    }
+    return { count, qty };
+  }
+
+  /** Symbols with an opening order that is not final. */
+  activeOpeningSymbols(): Set<string> {
+    const out = new Set<string>();
+    for (const o of this.orders.values()) if (!o.reduceOnly && !FINAL.has(o.state)) out.add(o.symbol);
+    return out;
+  }
+
+  /** Symbols with fills not yet in a position record. */
+  pendingSymbols(): string[] {
+    const out: string[] = [];
+    for (const [s, list] of this.fills) if (list.length > 0) out.push(s);
+    return out;
+  }
+
+  /**
    * Signed quantity filled on the symbol that no position record has reflected yet (see
    * positionSeen). A trader adds it to the last position it got.
    */
@@ -206,8 +275,12 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     return q;
   }
 
-  /** A position record with exchange time `ts` arrived: fills up to ts are in it. */
+  /**
+   * A position record with exchange time `ts` arrived: fills up to ts are in it, and a fill
+   * learnt later with a time up to ts is not counted (it is in the record already).
+   */
   positionSeen(symbol: string, ts: number): void {
+    if (ts > (this.positionTs.get(symbol) ?? Number.NEGATIVE_INFINITY)) this.positionTs.set(symbol, ts);
     const list = this.fills.get(symbol);
     if (!list) return;
     if (list.some((f) => f.time <= ts))
@@ -240,7 +313,12 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
    */
   submit(
     params: NewOrderParams,
-    meta: { intentKey: string; maker?: { timeoutMs: number; thenTaker: boolean } },
+    meta: {
+      intentKey: string;
+      maker?: { timeoutMs: number; thenTaker: boolean };
+      /** This order is the taker follow-up of that maker order. */
+      followUpOf?: string;
+    },
   ): TrackedOrder | undefined {
     if (this.closed) return undefined;
     const id = params.newClientOrderId ?? clientOrderId(this.trader, meta.intentKey);
@@ -264,6 +342,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
       createdAt: now,
       updatedAt: now,
     };
+    if (meta.followUpOf !== undefined) o.followUpOf = meta.followUpOf;
     this.orders.set(id, o);
     this.journal({ op: 'record', order: o });
     this.stats.submitted++;
@@ -372,15 +451,20 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     const wasExec = o.executedQty;
     Object.assign(o, patch);
     o.updatedAt = Date.now();
+    // A maker that ends unfilled (cancelled by its timeout, or expired: a post-only refusal) goes
+    // on as a taker: decided here, before its final state is published, so whoever follows the
+    // maker learns the follow-up's id with it.
+    const followUp = FINAL.has(o.state) && !FINAL.has(wasState) ? this.decideFollowUp(o) : undefined;
     if (patch.executedQty !== undefined && patch.executedQty !== wasExec) {
       const delta = Number(patch.executedQty) - Number(wasExec);
-      if (delta !== 0) {
+      const time = o.exchangeTime ?? Date.now();
+      if (delta !== 0 && time > (this.positionTs.get(o.symbol) ?? Number.NEGATIVE_INFINITY)) {
         let list = this.fills.get(o.symbol);
         if (!list) {
           list = [];
           this.fills.set(o.symbol, list);
         }
-        list.push({ qty: o.side === 'BUY' ? delta : -delta, time: o.exchangeTime ?? Date.now() });
+        list.push({ qty: o.side === 'BUY' ? delta : -delta, time });
         if (list.length > 64) list.splice(0, list.length - 64);
       }
     }
@@ -391,6 +475,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
         state: o.state,
         executedQty: o.executedQty,
         error: o.error,
+        followUpId: o.followUpId,
       });
       this.emit('update', o);
     }
@@ -408,6 +493,49 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
       wasState !== 'partial'
     )
       this.armMakerTimeout(o);
+    if (followUp) this.sendFollowUp(o, followUp);
+  }
+
+  /** The taker follow-up of a maker that just became final, or undefined (none, or refused). */
+  private decideFollowUp(o: TrackedOrder): NewOrderParams | undefined {
+    if (!o.maker?.thenTaker || o.followUpId !== undefined || this.closed) return undefined;
+    if (o.state !== 'expired' && !(o.state === 'cancelled' && this.cancelling.has(o.clientOrderId)))
+      return undefined;
+    let rest: Decimal;
+    try {
+      rest = Decimal.parse(o.quantity).sub(o.executedQty);
+    } catch {
+      return undefined;
+    }
+    if (!rest.isPositive()) return undefined;
+    const id = clientOrderId(this.trader, `${o.intentKey}:t`);
+    if (this.orders.has(id)) return undefined;
+    const params: NewOrderParams = {
+      symbol: o.symbol,
+      side: o.side,
+      type: 'MARKET',
+      quantity: rest.toString(),
+      reduceOnly: o.reduceOnly || undefined,
+      newClientOrderId: id,
+    };
+    const refused = this.opts.beforeFollowUp?.(o, params);
+    if (refused !== undefined) {
+      this.stats.followUpsRefused++;
+      this.log?.warn(
+        { clientOrderId: o.clientOrderId, symbol: o.symbol, reason: refused },
+        'maker follow-up refused; no taker sent',
+      );
+      return undefined;
+    }
+    o.followUpId = id;
+    return params;
+  }
+
+  private sendFollowUp(maker: TrackedOrder, params: NewOrderParams): void {
+    const t = this.submit(params, { intentKey: `${maker.intentKey}:t`, followUpOf: maker.clientOrderId });
+    if (!t) return;
+    this.stats.followUps++;
+    this.emit('followUp', maker, t);
   }
 
   private armMakerTimeout(o: TrackedOrder): void {
@@ -422,37 +550,51 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   private async makerTimeout(o: TrackedOrder): Promise<void> {
     if (this.closed || isFinal(o.state)) return;
     this.stats.makerTimeouts++;
+    // The taker goes only once the maker is final (set() decides it on the final state): a cancel
+    // that fails (-1015, a timeout) is retried, and a maker that may still rest never has a
+    // taker beside it.
+    this.cancelling.add(o.clientOrderId);
     try {
-      this.apply(
-        await this.api.cancelOrder({ symbol: o.symbol, origClientOrderId: o.clientOrderId }),
-        'query',
-      );
-    } catch {
-      // Filled meanwhile (-2011) or unknown: the query says which.
-      try {
-        this.apply(
-          await this.api.getOrder({ symbol: o.symbol, origClientOrderId: o.clientOrderId }),
-          'query',
-        );
-      } catch (err) {
-        this.log?.warn({ clientOrderId: o.clientOrderId, err: String(err) }, 'maker timeout: state unknown');
-        return;
+      const attempts = Math.max(1, this.opts.cancelAttempts ?? 5);
+      let delay = this.opts.settleRetryMs ?? 250;
+      for (let i = 0; i < attempts && !this.closed && !isFinal(o.state); i++) {
+        if (i > 0) {
+          await this.sleep(delay);
+          delay = Math.min(delay * 2, 2000);
+          if (this.closed || isFinal(o.state)) break;
+        }
+        try {
+          this.apply(
+            await this.api.cancelOrder({ symbol: o.symbol, origClientOrderId: o.clientOrderId }),
+            'query',
+          );
+        } catch (err) {
+          // Filled meanwhile (-2011), or the cancel failed: the query says which.
+          this.log?.debug(
+            { clientOrderId: o.clientOrderId, err: String(err) },
+            'maker timeout: cancel failed',
+          );
+          try {
+            this.apply(
+              await this.api.getOrder({ symbol: o.symbol, origClientOrderId: o.clientOrderId }),
+              'query',
+            );
+          } catch (qerr) {
+            this.log?.debug(
+              { clientOrderId: o.clientOrderId, err: String(qerr) },
+              'maker timeout: query failed',
+            );
+          }
+        }
       }
+      if (!isFinal(o.state) && !this.closed)
+        this.log?.warn(
+          { clientOrderId: o.clientOrderId, state: o.state },
+          'maker timeout: the maker could not be cancelled; no taker sent (reconciliation follows it)',
+        );
+    } finally {
+      this.cancelling.delete(o.clientOrderId);
     }
-    if (!o.maker?.thenTaker || o.state === 'filled') return;
-    const rest = Decimal.parse(o.quantity).sub(o.executedQty);
-    if (!rest.isPositive()) return;
-    this.submit(
-      {
-        symbol: o.symbol,
-        side: o.side,
-        type: 'MARKET',
-        quantity: rest.toString(),
-        reduceOnly: o.reduceOnly || undefined,
-        newClientOrderId: clientOrderId(this.trader, `${o.intentKey}:t`),
-      },
-      { intentKey: `${o.intentKey}:t` },
-    );
   }
 
   /**
@@ -531,6 +673,61 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
       }
     }
     return { adopted, cancelled, queried };
+  }
+
+  /**
+   * Reloads the journal (when one is configured): every order recorded in the last `maxAgeMs`
+   * (default 24 h) becomes known again, so submit() refuses its id (Binance accepts a client id
+   * again once its order is no longer open: a restarted trader must not send the same decision
+   * twice). Orders the journal leaves unfinished are settled by query (getOrder by
+   * origClientOrderId); one the exchange does not know within the settle window was not placed.
+   * Call once, before sending anything.
+   */
+  restore(maxAgeMs = 86_400_000): { loaded: number; settling: number } {
+    const path = this.opts.journalPath;
+    if (!path || !existsSync(path)) return { loaded: 0, settling: 0 };
+    const since = Date.now() - maxAgeMs;
+    const found = new Map<string, TrackedOrder>();
+    for (const line of readFileSync(path, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      let e: { t?: number; op?: string; order?: TrackedOrder; id?: string; [k: string]: unknown };
+      try {
+        e = JSON.parse(line);
+      } catch {
+        continue; // a torn last line after a crash
+      }
+      if ((e.op === 'record' || e.op === 'adopt') && e.order && typeof e.order.clientOrderId === 'string') {
+        if ((e.t ?? 0) < since) continue;
+        found.set(e.order.clientOrderId, { ...e.order });
+      } else if (e.op === 'state' && typeof e.id === 'string') {
+        const o = found.get(e.id);
+        if (!o) continue;
+        if (typeof e.state === 'string') o.state = e.state as OrderState;
+        if (typeof e.executedQty === 'string') o.executedQty = e.executedQty;
+        if (typeof e.error === 'string') o.error = e.error;
+        if (typeof e.followUpId === 'string') o.followUpId = e.followUpId;
+      }
+    }
+    let loaded = 0;
+    const unsettled: TrackedOrder[] = [];
+    for (const o of found.values()) {
+      if (this.orders.has(o.clientOrderId)) continue;
+      o.restored = true;
+      o.exchangeTime = undefined;
+      o.updatedAt = Date.now();
+      this.orders.set(o.clientOrderId, o);
+      loaded++;
+      if (!FINAL.has(o.state)) {
+        // Whatever it was, the exchange says what it is now.
+        o.state = 'unknown';
+        unsettled.push(o);
+      }
+    }
+    this.stats.restored += loaded;
+    for (const o of unsettled) void this.settle(o);
+    if (loaded > 0)
+      this.log?.info({ loaded, settling: unsettled.length }, 'orders restored from the journal');
+    return { loaded, settling: unsettled.length };
   }
 
   /** Counts by state. */

@@ -1,6 +1,11 @@
 // `startTrader`: a trader process. It keeps a local kline book current from the aggregator, runs
 // a strategy on every relevant update, passes each intent through pre-trade risk, and sends it
 // directly (its own order tracker on the Binance client) or through the order gateway.
+//
+// Nothing is evaluated until every subscribed topic's snapshot is in (bans and positions
+// first): a strategy never decides on a book without the positions and bans that go with it.
+// After a reconnect or a resync the same holds until the snapshots are back; then every symbol
+// is evaluated once.
 
 import { performance } from 'node:perf_hooks';
 import type { FuturesApi } from '../core/binance/endpoints.ts';
@@ -12,7 +17,7 @@ import { AggregatorClient, type ClientRecord } from '../core/protocol/client.ts'
 import type { KlineBarRow } from '../core/protocol/topics.ts';
 import { KlineBook } from './book.ts';
 import { GatewayClient } from './gateway-client.ts';
-import { clientOrderId, intentId, prepareOrder } from './orders.ts';
+import { clientOrderId, intentId, prepareOrder, tagsCollide } from './orders.ts';
 import { PreTradeRisk, type RiskLimits } from './risk.ts';
 import {
   type BalanceView,
@@ -33,9 +38,12 @@ export interface TraderOptions {
   client?: AggregatorClient;
   /** Direct sending, or through the gateway. */
   mode: 'direct' | 'gateway';
-  /** Direct mode: the account's REST client and typed API (also used to re-fill gaps). */
+  /**
+   * Direct mode: the account's REST client and typed API. Gateway mode: optional, an unsigned
+   * client is enough (only public klines are read, to re-fill gaps).
+   */
   rest?: BinanceRest;
-  api?: FuturesApi;
+  api?: Pick<FuturesApi, 'klines'> & Partial<FuturesApi>;
   /** Direct mode: the user-data stream base (ws://… or wss://…); absent = no user stream. */
   userStreamWs?: string;
   gateway?: { url: string; token: string };
@@ -75,6 +83,8 @@ export interface TraderStatus {
   decisionMs: { p50: number; p99: number; n: number };
   book: KlineBook['stats'];
   refills: number;
+  /** Every initial (or resubscribed) snapshot is in: the strategy runs. */
+  ready: boolean;
 }
 
 export interface RunningTrader {
@@ -105,6 +115,10 @@ interface PosRec {
 
 const BAR_TOPIC = 'kline.1m';
 const WINDOW_TOPIC = 'kline.1m.window';
+/** Subscribed in this order: bans and positions before any market data. */
+const ACCOUNT_TOPICS = ['position', 'balance', 'orders.open'];
+const MARKET_TOPICS = [WINDOW_TOPIC, BAR_TOPIC, 'book'];
+const ALL_TOPICS = ['risk.ban', ...ACCOUNT_TOPICS, ...MARKET_TOPICS];
 
 export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
   const log = opts.logger ?? createLogger(`trader:${opts.name}`);
@@ -144,21 +158,32 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
   let tracker: OrderTracker | undefined;
   let gateway: GatewayClient | undefined;
   let rules: RulesBook | undefined;
+  const risk = new PreTradeRisk(opts.limits, log);
   if (opts.mode === 'direct') {
-    if (!opts.api) throw new TypeError('direct mode needs api (FuturesApi)');
-    rules = await RulesBook.load(opts.api);
+    if (!opts.api?.newOrder) throw new TypeError('direct mode needs api (FuturesApi)');
+    const api = opts.api as FuturesApi;
+    rules = await RulesBook.load(api);
     tracker = new OrderTracker({
-      api: opts.api,
+      api,
       trader: opts.name,
       log,
       journalPath: opts.journalPath,
       orphanPolicy: opts.orphanPolicy,
+      // An opening taker follow-up is refused on a ban (closes pass); a sent one counts toward
+      // the order rate.
+      beforeFollowUp: (maker) => risk.followUp(maker, view),
     });
   } else {
     if (!opts.gateway) throw new TypeError('gateway mode needs gateway { url, token }');
     gateway = new GatewayClient({ ...opts.gateway, trader: opts.name, log });
+    const info = await gateway.info();
+    if (info?.name !== undefined && tagsCollide(info.name, opts.name)) {
+      gateway.close();
+      throw new TypeError(
+        `trader name ${opts.name} would share the gateway's client order id prefix (gateway ${info.name})`,
+      );
+    }
   }
-  const risk = new PreTradeRisk(opts.limits, log);
 
   const scratch: PositionView = { amt: 0, entryPrice: 0, unrealizedPnl: 0, ts: 0 };
   const view: MarketView = {
@@ -176,6 +201,16 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
     },
     balance: (asset) => balances.get(asset),
     activeOrders: (symbol) => (tracker ? tracker.active(symbol) : gateway!.active(symbol)),
+    openingOrders: (symbol) => (tracker ? tracker.activeOpening(symbol) : gateway!.activeOpening(symbol)),
+    openSymbols() {
+      // Every position the account shows (any symbol, not only the book's), and every symbol
+      // with an opening order under way.
+      const out = tracker ? tracker.activeOpeningSymbols() : gateway!.activeOpeningSymbols();
+      for (const s of positions.keys()) if (view.position(s).amt !== 0) out.add(s);
+      for (const s of tracker ? tracker.pendingSymbols() : gateway!.pendingSymbols())
+        if (view.position(s).amt !== 0) out.add(s);
+      return out;
+    },
     exchangeOpenOrders: (symbol) => exchangeOpen.get(symbol) ?? 0,
     banned(symbol) {
       const b = bans.get(symbol);
@@ -213,6 +248,10 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
         risk.refuse('not-placeable', `${intent.symbol}: ${prepared.code} ${prepared.reason}`);
         return;
       }
+      // The caps again on the order as it will be sent: rounded quantity × book price.
+      const mid = bars ? (bars.bid + bars.ask) / 2 : Number.NaN;
+      const again = risk.checkPrepared(intent, Number(prepared.params.quantity), mid > 0 ? mid : price, view);
+      if (!again.ok) return;
       const o = tracker.submit(prepared.params, {
         intentKey: iid,
         maker: intent.style.kind === 'maker' ? intent.style : undefined,
@@ -235,7 +274,19 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
   const dirty = new Set<string>();
   let strategyErrors = 0;
   const strategyErrorsSeen = new Set<string>();
+  // Held until every subscribed topic's snapshot is in (again, after a reconnect or a resync).
+  let subscribed = false;
+  let ready = false;
   const evaluateDirty = (): void => {
+    if (!subscribed || !ALL_TOPICS.every((t) => client.isLive(t))) {
+      ready = false;
+      return;
+    }
+    if (!ready) {
+      // Everything is known now: every symbol once.
+      ready = true;
+      for (const s of book.symbols()) dirty.add(s);
+    }
     for (const s of dirty) {
       if (opts.symbols && !symbolSet!.has(s)) continue;
       evaluations++;
@@ -329,8 +380,13 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
     if (topic === 'risk.ban') bans.clear();
     onRecords(topic, records);
   };
+  const onHold = (): void => {
+    ready = false;
+  };
   client.on('snapshot', onSnapshot);
   client.on('update', onRecords);
+  client.on('close', onHold);
+  client.on('gap', onHold);
   client.on('error', (err) => log.debug({ err: err.message }, 'aggregator connection'));
 
   async function refill(symbol: string): Promise<void> {
@@ -373,6 +429,7 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
   let userStream: UserStream | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   if (tracker) {
+    tracker.restore();
     const r = await tracker.reconcile();
     if (r.adopted + r.cancelled > 0) log.info(r, 'reconciled with the exchange at start');
     if (opts.userStreamWs && opts.rest) {
@@ -390,8 +447,16 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
   }
   await client.connect();
   const subOpts = opts.symbols ? { symbols: opts.symbols } : {};
-  await client.subscribe([WINDOW_TOPIC, BAR_TOPIC, 'book', 'position', 'balance', 'orders.open'], subOpts);
-  await client.subscribe('risk.ban');
+  // Bans first, then the account, then market data; nothing is evaluated before all are in.
+  // Positions are not filtered by --symbols: every position counts toward max positions.
+  const subs = [
+    client.subscribe('risk.ban'),
+    client.subscribe(ACCOUNT_TOPICS),
+    client.subscribe(MARKET_TOPICS, subOpts),
+  ];
+  subscribed = true;
+  await Promise.all(subs);
+  evaluateDirty();
 
   const trader: RunningTrader = {
     name: opts.name,
@@ -430,6 +495,7 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
         decisionMs: { p50: q(0.5), p99: q(0.99), n },
         book: { ...book.stats },
         refills,
+        ready,
       };
     },
     orders: () => (tracker ? tracker.list() : gateway!.list()),
@@ -441,6 +507,8 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
       await userStream?.close();
       client.off('snapshot', onSnapshot);
       client.off('update', onRecords);
+      client.off('close', onHold);
+      client.off('gap', onHold);
       if (!opts.client) await client.close();
     },
   };

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { createLogger } from '../../core/log.ts';
 import { GatewayClient } from '../../trader/gateway-client.ts';
 import { type RunningGateway, startGateway, startTrader } from '../../trader/index.ts';
-import { type Fixture, simOrders, simPosition, startFixture, TOKENS, waitFor } from './support.ts';
+import { type Fixture, simCall, simOrders, simPosition, startFixture, TOKENS, waitFor } from './support.ts';
 
 const TRADERS = ['t1', 't2', 't3', 't4', 't5'];
 const token = (t: string) => `gateway-token-${t}-0123456789`;
@@ -133,6 +133,9 @@ test('a trader in gateway mode sends its demo decision through the gateway', asy
   try {
     await waitFor(() => (trader.book.get('SOLUSDT')?.depth() ?? 0) >= 45, 'the book filled');
     const orders0 = await simOrders(fx.sim);
+    // Time moves on after the last position record (the virtual clock stands still otherwise):
+    // a fill at the record's own time would be one the record already holds.
+    await simCall(fx.sim, 'POST', '/sim/clock', { advanceMs: 1000 });
     await fx.collector.jump('SOLUSDT', 1.5);
     await fx.collector.market(S, { window: false });
     await waitFor(async () => (await simPosition(fx.sim, 'SOLUSDT')) > 0, 'a long SOLUSDT position');
