@@ -14,9 +14,11 @@ demo, production), FLEET_BINANCE_REST, FLEET_BINANCE_WS,
 FLEET_AGGREGATOR_URL, FLEET_AGGREGATOR_TOKEN (required), FLEET_LOCAL_ADDRESS, FLEET_REPLICA,
 FLEET_REPLICAS, BINANCE_API_KEY/BINANCE_API_SECRET (account readers), FLEET_WEIGHT_LIMIT, …
 
-  --once        one invocation, then exit (prints its result)
+  --once        one invocation, then exit
   --seconds N   bound every invocation to N seconds (FLEET_RUN_SECONDS)
-SIGINT/SIGTERM ends the run under way cleanly.`;
+Each invocation prints its own result as one JSON line (calls, weight, errors, records, skipped
+of that invocation). SIGINT/SIGTERM ends the run under way, or the wait for the next firing,
+cleanly and at once.`;
 
 export const command: Command = {
   summary: 'run one reader function by itself against any exchange and aggregator',
@@ -39,7 +41,7 @@ export const command: Command = {
     const inst = asUsage(() => createInstance(definition, env));
     const periodMs = Number(env.FLEET_TRIGGER_PERIOD_S ?? 60) * 1000;
     let stopping = false;
-    void untilSignal().then(async (sig) => {
+    const stopped = untilSignal().then(async (sig) => {
       stopping = true;
       console.error(`fleet function ${name}: ${sig}, stopping`);
       await inst.close();
@@ -53,7 +55,17 @@ export const command: Command = {
       console.log(JSON.stringify(res));
       if (values.once || stopping) break;
       const wait = firedAt + periodMs - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (wait > 0) {
+        // The wait for the next firing ends at once on SIGINT/SIGTERM.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          stopped,
+          new Promise((r) => {
+            timer = setTimeout(r, wait);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
     } while (!stopping);
     await inst.close();
     process.exit(process.exitCode ?? 0);

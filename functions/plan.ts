@@ -4,7 +4,13 @@
 // it; the infra issue turns it into FC configuration.
 //
 // Freshness is the planned interval between two reads of the same record (key): book = the
-// fleet's snapshot interval, kline.1m = how often one symbol is read again.
+// fleet's snapshot interval, kline.<interval> = how often one symbol is read again.
+//
+// Kline reads vary: a 2-bar read weighs 1, a due window read (window+1 bars, once per symbol
+// every FLEET_KLINE_WINDOW_EVERY_MS) weighs 1, 2, 5 or 10 by its size (more than 98 bars costs
+// more). The readers' slots are planned at the 2-bar weight and the pacer pushes the next slot
+// back by a window read's extra weight (lib/common.ts paced()); the plan shows the resulting
+// average weight per read and average period.
 
 import { endpointWeight, LIMITS } from '../core/binance/weights.ts';
 
@@ -22,12 +28,23 @@ export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 const w = (path: string, params: Record<string, string> = {}) => endpointWeight('GET', path, params).ip;
 
-/** IP weight of one read cycle of each function (what one slot costs), from the weight table. */
-export function cycleWeight(fn: FunctionName, opts: { balanceEvery?: number } = {}): number {
+export interface CycleOptions {
+  balanceEvery?: number;
+  /** Closed bars of the kline window (FLEET_KLINE_WINDOW, default 90). */
+  klineWindow?: number;
+  /** Share of kline reads that are window reads (0: the 2-bar read's weight, a slot's plan). */
+  windowShare?: number;
+}
+
+/** IP weight of one read cycle of each function (on average), from the weight table. */
+export function cycleWeight(fn: FunctionName, opts: CycleOptions = {}): number {
   switch (fn) {
     case 'klines':
-    case 'klines-fast':
-      return w('/fapi/v1/klines', { limit: '91' });
+    case 'klines-fast': {
+      const base = w('/fapi/v1/klines', { limit: '2' });
+      const win = w('/fapi/v1/klines', { limit: String((opts.klineWindow ?? 90) + 1) });
+      return base + (opts.windowShare ?? 0) * (win - base);
+    }
     case 'book':
       return w('/fapi/v1/ticker/bookTicker');
     case 'volume':
@@ -49,7 +66,7 @@ export const RESERVED_WEIGHT_PER_MIN = 3;
 
 export interface PlanInput {
   replicas: Partial<Record<FunctionName, number>>;
-  /** Universe size (kline.1m freshness). */
+  /** Universe size (kline freshness). */
   symbols: number;
   /** Symbols the fast filter selects. */
   fastSymbols: number;
@@ -57,6 +74,37 @@ export interface PlanInput {
   weightLimit?: number;
   /** Share of the weight limit the readers plan to use (default 0.96; the client keeps 2 % free). */
   budgetShare?: number;
+  /** FLEET_KLINE_INTERVAL (default 1m): the kline topic's name. */
+  klineInterval?: string;
+  /** FLEET_KLINE_WINDOW (default 90 closed bars). */
+  klineWindow?: number;
+  /** FLEET_KLINE_WINDOW_EVERY_MS (default 60 000; 0: no windows). */
+  klineWindowEveryMs?: number;
+}
+
+/**
+ * Average weight per read of a kline reader over `symbols`: a replica re-reads one symbol every
+ * `symbols` of its reads, and its read is a window read when the symbol's window is due (at most
+ * once per `everyMs`). The period grows with the weight and the share of window reads with the
+ * period: iterated to the least fixed point.
+ */
+export function klineReadWeight(
+  symbols: number,
+  slotPeriodMs: number,
+  window: number,
+  everyMs: number,
+): { weight: number; windowShare: number } {
+  const base = cycleWeight('klines');
+  if (everyMs <= 0 || symbols <= 0) return { weight: base, windowShare: 0 };
+  let share = 0;
+  for (let i = 0; i < 50; i++) {
+    const weight = cycleWeight('klines', { klineWindow: window, windowShare: share });
+    const revisitMs = symbols * slotPeriodMs * (weight / base);
+    const next = 1 / Math.max(1, Math.ceil(everyMs / revisitMs));
+    if (next === share) break;
+    share = next;
+  }
+  return { weight: cycleWeight('klines', { klineWindow: window, windowShare: share }), windowShare: share };
 }
 
 export interface ReaderPlan {
@@ -84,7 +132,7 @@ export interface Plan {
   freshness: TopicPlan[];
 }
 
-/** One replica's read period (ms) on an address of its own. */
+/** One replica's slot period (ms) on an address of its own (kline slots: at the 2-bar read's weight). */
 export function periodFor(
   fn: FunctionName,
   weightLimit: number = LIMITS.weightPerMinute,
@@ -112,15 +160,24 @@ export function plan(input: PlanInput): Plan {
   for (const fn of FUNCTION_NAMES) {
     const n = input.replicas[fn] ?? 0;
     if (n <= 0) continue;
-    const cw = cycleWeight(fn);
-    const periodMs = periodFor(fn, weightLimit, share);
+    const slotMs = periodFor(fn, weightLimit, share);
+    let cw = cycleWeight(fn);
+    if (fn === 'klines' || fn === 'klines-fast')
+      cw = klineReadWeight(
+        fn === 'klines' ? input.symbols : input.fastSymbols,
+        slotMs,
+        input.klineWindow ?? 90,
+        input.klineWindowEveryMs ?? 60_000,
+      ).weight;
+    // The average period: a costlier window read delays the next slot by its extra weight.
+    const periodMs = cw === 0 ? slotMs : (slotMs * cw) / cycleWeight(fn);
     const readsPerMin = cw === 0 ? 0 : 60_000 / periodMs;
     const offsets =
       fn === 'book' ? Array.from({ length: n }, (_, i) => slotOffset(periodMs, i, n)) : Array(n).fill(0);
     readers.push({
       fn,
       replicas: n,
-      weightPerRead: cw,
+      weightPerRead: round(cw, 2),
       readsPerMin: round(readsPerMin),
       periodMs: round(periodMs),
       slotOffsetsMs: offsets.map((x) => round(x)),
@@ -140,9 +197,10 @@ export function plan(input: PlanInput): Plan {
     });
   const slow = rate(by('klines'));
   const fast = rate(by('klines-fast'));
+  const klineTopic = `kline.${input.klineInterval ?? '1m'}`;
   if (slow > 0)
     freshness.push({
-      topic: 'kline.1m',
+      topic: klineTopic,
       plannedMs: round(input.symbols / slow),
       note: `${input.symbols} symbols round-robin`,
     });
@@ -151,7 +209,7 @@ export function plan(input: PlanInput): Plan {
       (input.fastSymbols > 0 ? fast / input.fastSymbols : 0) + (input.symbols > 0 ? slow / input.symbols : 0);
     if (fast > 0 && perSymbol > 0)
       freshness.push({
-        topic: 'kline.1m (filtered)',
+        topic: `${klineTopic} (filtered)`,
         plannedMs: round(1 / perSymbol),
         note: `${input.fastSymbols} symbols the filter selects`,
       });

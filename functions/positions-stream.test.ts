@@ -94,7 +94,12 @@ test('positions-stream survives a listenKey expiry and publishes a position chan
   const running = positionsStream(d, d.clock.now() + 15_000);
   try {
     await waitUntil(() => snapshots === 1 && watcher.records('balance').size > 0, 'start snapshot', 5000);
-    assert.equal(watcher.get('position', 'BTCUSDT:BOTH'), undefined, 'no position yet');
+    // The start snapshot says every listed symbol flat (nothing open yet).
+    assert.equal(
+      watcher.get<{ positionAmt: string }>('position', 'BTCUSDT:BOTH')?.data.positionAmt,
+      '0',
+      'no position yet',
+    );
 
     // 61 minutes of exchange time with no keepalive: the key expires.
     const expiredAt = sim.clock.now() + 61 * 60_000;

@@ -19,20 +19,27 @@ export interface ScheduledJob {
 export class Scheduler {
   readonly fired = new Map<string, number>();
   readonly skipped = new Map<string, number>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** The pending timer of each job (one at a time: the list never grows). */
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
   private readonly running = new Map<string, Promise<unknown>>();
 
   constructor(private readonly jobs: ScheduledJob[]) {}
+
+  /** Pending timers (one per job while started). */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
 
   start(): void {
     for (const job of this.jobs) {
       const t0 = Date.now();
       let k = 0;
       const tick = () => {
+        if (this.stopped) return;
         this.fire(job, t0 + k * job.everyMs);
         k++;
-        const timer = setTimeout(tick, Math.max(0, t0 + k * job.everyMs - Date.now()));
-        this.timers.push(timer);
+        this.timers.set(job.name, setTimeout(tick, Math.max(0, t0 + k * job.everyMs - Date.now())));
       };
       tick();
     }
@@ -54,9 +61,16 @@ export class Scheduler {
     this.running.set(job.name, p);
   }
 
+  /** Stops firing (the runs under way go on). */
+  halt(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
   /** Stops firing and waits for the runs under way (end them first, e.g. Instance.close()). */
   async stop(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
+    this.halt();
     await Promise.all(this.running.values());
   }
 }
@@ -86,6 +100,11 @@ export interface RunningReaders {
 export async function startReaders(opts: ReadersOptions): Promise<RunningReaders> {
   const instances: Instance[] = [];
   let octet = opts.firstAddress ?? 2;
+  const total = FUNCTION_NAMES.reduce((n, f) => n + Math.max(0, opts.replicas[f] ?? 0), 0);
+  if (total > 0 && octet + total - 1 > 255)
+    throw new RangeError(
+      `${total} replicas from 127.0.0.${octet} need addresses past 127.0.0.255: fewer replicas or a lower first address`,
+    );
   for (const name of FUNCTION_NAMES) {
     const n = opts.replicas[name] ?? 0;
     if (n <= 0) continue;
@@ -120,6 +139,7 @@ export async function startReaders(opts: ReadersOptions): Promise<RunningReaders
     instances,
     scheduler,
     async stop() {
+      scheduler.halt(); // no firing after this: every firing reaches an open handler
       await Promise.all(instances.map((i) => i.close()));
       await scheduler.stop();
     },

@@ -85,6 +85,13 @@ export interface BaseConfig {
   periodMs: number;
   /** Offset of this replica's slots within the period (ms). */
   slotOffsetMs: number;
+  /**
+   * The weight one slot is planned at, for readers whose reads vary (klines: a due window read
+   * costs more than a 2-bar read): a slot that spends more pushes the next one back by the extra
+   * weight's share of the period, so the weight per minute stays the planned one. Unset: slots
+   * are fixed (the plan already averages the cost, e.g. positions-risk's balance).
+   */
+  readWeight?: number;
   /** Binance WebSocket base (user-data stream). */
   wsBase: string;
 }
@@ -99,6 +106,12 @@ export interface Deps<C> {
   stats: ReaderStats;
   /** Aborts the run (shutdown). */
   signal?: AbortSignal;
+  /**
+   * End of the run under way in local time (Date.now(); set by runUntil(), from paced() and the
+   * stream reader): every read is bounded by it (request timeout = the time left; a budget wait
+   * past it is abandoned). Local time, as deadline()'s timer: a clock re-sync does not move it.
+   */
+  endsAt?: number;
 }
 
 export interface RunResult {
@@ -112,16 +125,74 @@ export interface RunResult {
   skipped: number;
 }
 
-/** A counted GET: the weight goes to the reader's stats, errors too. Returns Binance's JSON as is. */
+/** A read needs at least this much time before the run's deadline, else its slot is skipped. */
+export const MIN_READ_MS = 100;
+
+/** A read not started, or abandoned, because the run's deadline came: not an exchange error. */
+export class DeadlineError extends Error {
+  override name = 'DeadlineError';
+}
+
+/**
+ * A counted GET: the weight goes to the reader's stats, errors too. Returns Binance's JSON as is.
+ * Bounded by the run's deadline (`deps.endsAt`): the request timeout is the time left, and a wait
+ * for budget in the client's throttler (after a 429, up to a minute) is abandoned at the
+ * deadline (the late answer, if any, is ignored).
+ */
 export async function get<T>(deps: Deps<unknown>, path: string, params: RequestParams = {}): Promise<T> {
+  const left = deps.endsAt === undefined ? undefined : Math.floor(deps.endsAt - Date.now());
+  if (left !== undefined && left < MIN_READ_MS)
+    throw new DeadlineError(`${path}: ${left} ms left in the run`);
   deps.stats.call(endpointWeight('GET', path, params as Record<string, string | undefined>).ip);
   try {
-    return await deps.rest.request<T>('GET', path, params);
+    const req = deps.rest.request<T>('GET', path, params, left === undefined ? {} : { timeoutMs: left });
+    return left === undefined ? await req : await bounded(req, left, deps.signal, path);
   } catch (err) {
+    if (err instanceof DeadlineError) throw err;
     deps.stats.error(err);
     if (typeof err === 'object' && err !== null) counted.add(err);
     throw err;
   }
+}
+
+/** `p`, or a DeadlineError after `ms` (or when `signal` aborts); a late outcome of `p` is ignored. */
+function bounded<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const fail = () => {
+      cleanup();
+      p.catch(() => undefined);
+      reject(new DeadlineError(`${what}: abandoned at the run's deadline`));
+    };
+    const timer = setTimeout(fail, ms);
+    signal?.addEventListener('abort', fail, { once: true });
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', fail);
+    };
+    if (signal?.aborted) return fail();
+    p.then(
+      (v) => {
+        cleanup();
+        resolve(v);
+      },
+      (e) => {
+        cleanup();
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Waits for `p` at most `ms` (its outcome is then ignored); never rejects. */
+export async function atMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    p.catch(() => undefined),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, Math.max(0, ms));
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 const counted = new WeakSet<object>();
@@ -136,6 +207,11 @@ export async function publish<D>(
   if (records.length === 0) return;
   await deps.agg.publish(topic, records, { signal });
   deps.stats.records += records.length;
+}
+
+/** Sets the run's end (`until`, exchange time) on `deps` for the reads (as local time). */
+export function runUntil(deps: Deps<unknown>, until: number): void {
+  deps.endsAt = Date.now() + (until - deps.clock.now());
 }
 
 /** An AbortSignal that fires at exchange time `until` or with the run's own signal. */
@@ -170,7 +246,8 @@ export async function paced(
   until: number,
   body: (slot: number, signal: AbortSignal) => Promise<void>,
 ): Promise<RunResult> {
-  const { periodMs, slotOffsetMs } = deps.config;
+  const { periodMs, slotOffsetMs, readWeight } = deps.config;
+  runUntil(deps, until);
   const stop = deadline(deps, until);
   let lastLog = 0;
   try {
@@ -178,12 +255,21 @@ export async function paced(
     while (t < until && !stop.signal.aborted) {
       await deps.clock.sleepUntil(t, stop.signal);
       if (stop.signal.aborted) break;
+      if (until - deps.clock.now() < MIN_READ_MS) {
+        deps.stats.skipped++; // too little time left for a read
+        break;
+      }
+      const spent = deps.stats.weight;
       if (!deps.agg.connected) deps.stats.skipped++;
       else {
         try {
           await body(t, stop.signal);
         } catch (err) {
           if (stop.signal.aborted) break;
+          if (err instanceof DeadlineError) {
+            deps.stats.skipped++;
+            break;
+          }
           if (!(typeof err === 'object' && err !== null && counted.has(err))) deps.stats.error(err);
           if (Date.now() - lastLog > 5000) {
             lastLog = Date.now();
@@ -194,8 +280,10 @@ export async function paced(
           }
         }
       }
+      // The weight over the planned one, in slots (a costlier window read delays the next slot).
+      const extra = readWeight ? Math.max(0, deps.stats.weight - spent - readWeight) / readWeight : 0;
       const now = deps.clock.now();
-      t += periodMs;
+      t += periodMs * (1 + extra);
       if (t < now - periodMs) {
         deps.stats.skipped++;
         t = nextSlot(now, periodMs, slotOffsetMs);
@@ -220,14 +308,14 @@ export function result(deps: Deps<unknown>): RunResult {
   };
 }
 
-/** Symbols of the universe: from the aggregator's `symbols` topic, else one exchangeInfo read. */
+/**
+ * Symbols of the universe: from the aggregator's `symbols` topic, else one exchangeInfo read.
+ * The `volume` reader publishes the whole exchangeInfo list at once (ts = its serverTime), so a
+ * record older than the newest publication is a symbol that left exchangeInfo: it is dropped.
+ */
 export async function universe(deps: Deps<unknown>, signal?: AbortSignal): Promise<string[]> {
   const rows = deps.agg.records<{ symbol: string; status: string }>('symbols');
-  if (rows.size > 0)
-    return [...rows.values()]
-      .filter((r) => r.data.status === 'TRADING')
-      .map((r) => r.key)
-      .sort();
+  if (rows.size > 0) return currentSymbols(rows.values());
   if (signal?.aborted) return [];
   const info = await get<{ symbols: Array<{ symbol: string; status: string }> }>(
     deps,
@@ -237,4 +325,38 @@ export async function universe(deps: Deps<unknown>, signal?: AbortSignal): Promi
     .filter((s) => s.status === 'TRADING')
     .map((s) => s.symbol)
     .sort();
+}
+
+/** The TRADING symbols of the newest `symbols` publication (older records: delisted since). */
+export function currentSymbols(
+  rows: Iterable<{ key: string; ts: number; data: { status: string } }>,
+  toleranceMs = 1000,
+): string[] {
+  const list = [...rows];
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const r of list) newest = Math.max(newest, r.ts);
+  return list
+    .filter((r) => r.ts >= newest - toleranceMs && r.data.status === 'TRADING')
+    .map((r) => r.key)
+    .sort();
+}
+
+/** Every symbol exchangeInfo lists, whatever its status (one read, weight 1). */
+export async function listedSymbols(deps: Deps<unknown>): Promise<string[]> {
+  const info = await get<{ symbols: Array<{ symbol: string }> }>(deps, '/fapi/v1/exchangeInfo');
+  return info.symbols.map((s) => s.symbol).sort();
+}
+
+/**
+ * Per-source state kept in module scope, so a warm FC instance (or the next invocation of a
+ * local replica) starts from what the previous invocation saw. Keyed by source: replicas of one
+ * function in one process (the local stack) keep theirs apart.
+ */
+export function moduleState<S>(store: Map<string, S>, source: string, init: () => S): S {
+  let s = store.get(source);
+  if (s === undefined) {
+    s = init();
+    store.set(source, s);
+  }
+  return s;
 }

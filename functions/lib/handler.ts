@@ -1,8 +1,10 @@
 // The thin FC layer: configuration from environment variables, the nodejs20 handler
 // `(event, context) => result`, and a bounded invocation. A timer trigger fires every
-// FLEET_TRIGGER_PERIOD_S (default 60, `@every 1m`); the run ends FLEET_RUN_MARGIN_MS before the
-// next firing, so two runs of one replica never overlap (FC adds reservedConcurrency 1; a firing
-// that finds the previous run still going returns at once). The Binance client (keep-alive pool,
+// FLEET_TRIGGER_PERIOD_S (default 60, `@every 1m`); the run ends FLEET_RUN_MARGIN_MS (default
+// 2000: a run uses about 58 s of 60) before the next firing, and every step of it is bounded (the
+// clock sync, each read: lib/common.ts get(), the final flush), so two runs of one replica never
+// overlap (FC adds reservedConcurrency 1; a firing that finds the previous run still going
+// returns at once). The Binance client (keep-alive pool,
 // synced clock) survives between invocations of a warm instance; the aggregator connection is
 // opened and closed per invocation (a frozen instance must not hold a socket).
 
@@ -12,7 +14,16 @@ import { endpointsFromEnv } from '../../core/binance/types.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
 import { AggregatorClient } from '../../core/protocol/client.ts';
 import { type FunctionName, periodFor, slotOffset } from '../plan.ts';
-import { type BaseConfig, clockOf, type Deps, ReaderStats, type RunResult } from './common.ts';
+import {
+  atMost,
+  type BaseConfig,
+  clockOf,
+  type Deps,
+  MIN_READ_MS,
+  ReaderStats,
+  type RunResult,
+  sleep,
+} from './common.ts';
 
 export type Env = Record<string, string | undefined>;
 
@@ -28,25 +39,30 @@ export interface FunctionDef<C> {
 const Num = (def: number, min = 0) => z.coerce.number().min(min).default(def);
 
 /** Environment of every function (documented in .env.example). */
-export const EnvSchema = z.object({
-  FLEET_EXCHANGE: z.string().optional(),
-  FLEET_BINANCE_REST: z.string().url().optional(),
-  FLEET_BINANCE_WS: z.string().optional(),
-  BINANCE_API_KEY: z.string().optional(),
-  BINANCE_API_SECRET: z.string().optional(),
-  FLEET_LOCAL_ADDRESS: z.string().optional(),
-  FLEET_AGGREGATOR_URL: z.string().default('ws://127.0.0.1:8700'),
-  FLEET_AGGREGATOR_TOKEN: z.string().min(1),
-  FLEET_SOURCE: z.string().optional(),
-  FLEET_REPLICA: z.coerce.number().int().min(0).default(0),
-  FLEET_REPLICAS: z.coerce.number().int().min(1).default(1),
-  FLEET_WEIGHT_LIMIT: Num(2400, 1),
-  FLEET_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.96),
-  FLEET_PERIOD_MS: z.coerce.number().positive().optional(),
-  FLEET_TRIGGER_PERIOD_S: Num(60, 1),
-  FLEET_RUN_MARGIN_MS: Num(1000),
-  FLEET_RUN_SECONDS: z.coerce.number().positive().optional(),
-});
+export const EnvSchema = z
+  .object({
+    FLEET_EXCHANGE: z.string().optional(),
+    FLEET_BINANCE_REST: z.string().url().optional(),
+    FLEET_BINANCE_WS: z.string().optional(),
+    BINANCE_API_KEY: z.string().optional(),
+    BINANCE_API_SECRET: z.string().optional(),
+    FLEET_LOCAL_ADDRESS: z.string().optional(),
+    FLEET_AGGREGATOR_URL: z.string().default('ws://127.0.0.1:8700'),
+    FLEET_AGGREGATOR_TOKEN: z.string().min(1),
+    FLEET_SOURCE: z.string().optional(),
+    FLEET_REPLICA: z.coerce.number().int().min(0).default(0),
+    FLEET_REPLICAS: z.coerce.number().int().min(1).default(1),
+    FLEET_WEIGHT_LIMIT: Num(2400, 1),
+    FLEET_BUDGET_SHARE: z.coerce.number().gt(0).max(1).default(0.96),
+    FLEET_PERIOD_MS: z.coerce.number().positive().optional(),
+    FLEET_TRIGGER_PERIOD_S: Num(60, 1),
+    FLEET_RUN_MARGIN_MS: Num(2000),
+    FLEET_RUN_SECONDS: z.coerce.number().positive().optional(),
+  })
+  .refine((e) => e.FLEET_REPLICA < e.FLEET_REPLICAS, {
+    message: 'FLEET_REPLICA is 0-based: it must be less than FLEET_REPLICAS',
+    path: ['FLEET_REPLICA'],
+  });
 /** The parsed environment, with the exchange resolved by the one rule of `endpointsFromEnv`. */
 export type FleetEnv = z.infer<typeof EnvSchema> & { FLEET_BINANCE_REST: string; FLEET_BINANCE_WS: string };
 
@@ -114,6 +130,16 @@ export function createInstance<C>(def: FunctionDef<C>, env: Env, opts: { logger?
   if (def.account && !(e.BINANCE_API_KEY && e.BINANCE_API_SECRET))
     throw new Error(`${def.name} reads the account: set BINANCE_API_KEY and BINANCE_API_SECRET`);
   const stats = new ReaderStats();
+  /** The handler's result: this invocation's own figures (the stats keep the running totals). */
+  const perInvocation = (before: Counts): RunResult => ({
+    fn: base.fn,
+    source: base.source,
+    calls: stats.calls - before.calls,
+    weight: stats.weight - before.weight,
+    errors: stats.errors - before.errors,
+    records: stats.records - before.records,
+    skipped: stats.skipped - before.skipped,
+  });
   let rest: BinanceRest | undefined;
   let running = false;
   let abort = new AbortController();
@@ -135,6 +161,7 @@ export function createInstance<C>(def: FunctionDef<C>, env: Env, opts: { logger?
       if (closed) return { skipped: 'closed' };
       running = true;
       stats.invocations++;
+      const before = snapshot(stats);
       const firedAt = Date.now();
       const ev = parseEvent(event);
       const trigger = ev.triggerTime ? Date.parse(ev.triggerTime) : Number.NaN;
@@ -154,7 +181,17 @@ export function createInstance<C>(def: FunctionDef<C>, env: Env, opts: { logger?
         });
         const r = rest;
         stats.call(1);
-        await r.syncClock();
+        // Bounded like every read: a clock sync still under way at the end gives up the run.
+        const sync = r.syncClock().then(() => true);
+        sync.catch(() => undefined);
+        const synced = await Promise.race([
+          sync,
+          sleep(endLocal - MIN_READ_MS - Date.now(), abort.signal).then(() => false),
+        ]);
+        if (!synced || endLocal - Date.now() < MIN_READ_MS) {
+          stats.skipped++;
+          return perInvocation(before);
+        }
         const until = endLocal + (r.now() - Date.now());
         const client = new AggregatorClient({
           url: e.FLEET_AGGREGATOR_URL,
@@ -176,16 +213,23 @@ export function createInstance<C>(def: FunctionDef<C>, env: Env, opts: { logger?
           log,
           stats,
           signal: abort.signal,
+          endsAt: endLocal,
         };
-        return await def.run(deps, until);
+        await def.run(deps, until);
+        return perInvocation(before);
       } catch (err) {
         stats.error(err);
         log.error({ err: stats.lastError }, `${base.source}: invocation failed`);
         throw err;
       } finally {
         if (agg) {
-          await agg.flush(1000).catch(() => undefined);
-          await agg.close();
+          // Half the margin at most, and never past the next firing.
+          const a = agg;
+          const left = Math.min(1000, endLocal + e.FLEET_RUN_MARGIN_MS / 2 - Date.now());
+          await atMost(
+            a.flush(Math.max(0, left)).finally(() => a.close()),
+            Math.max(0, left) + 100,
+          );
         }
         running = false;
       }
@@ -199,6 +243,12 @@ export function createInstance<C>(def: FunctionDef<C>, env: Env, opts: { logger?
       abort = new AbortController();
     },
   };
+}
+
+type Counts = Pick<ReaderStats, 'calls' | 'weight' | 'errors' | 'records' | 'skipped'>;
+
+function snapshot(s: ReaderStats): Counts {
+  return { calls: s.calls, weight: s.weight, errors: s.errors, records: s.records, skipped: s.skipped };
 }
 
 /** The FC entry point of a function: `export const handler = fcHandler(def)`. */

@@ -5,13 +5,14 @@
 // asks for 2 bars, or N+1 when the window is due: never more than is published.
 
 import { z } from 'zod';
+import { endpointWeight } from '../../core/binance/weights.ts';
 import { KLINE_INTERVALS, type KlineBarRow } from '../../core/protocol/topics.ts';
 import { type Deps, get, publish } from './common.ts';
 import type { Env } from './handler.ts';
 
 export interface KlineConfig {
   interval: (typeof KLINE_INTERVALS)[number];
-  /** Closed bars in the calibration window (≤ 98 keeps a read at weight 1). */
+  /** Closed bars in the calibration window (≤ 98 keeps a window read at weight 1; more costs 2, 5 or 10). */
   window: number;
   /** How often one symbol's window is published again (ms). */
   windowEveryMs: number;
@@ -31,8 +32,13 @@ export function klineConfig(env: Env): KlineConfig {
     });
 }
 
-/** Per invocation: when each symbol's window was last published (exchange time). */
+/** When each symbol's window was last published (exchange time; module scope, per source). */
 export type WindowLog = Map<string, number>;
+
+/** IP weight of the read of a slot without a due window (2 bars): what klines slots are planned at. */
+export function readWeight(): number {
+  return endpointWeight('GET', '/fapi/v1/klines', { limit: '2' }).ip;
+}
 
 /** Reads one symbol and publishes it. */
 export async function readKlines(

@@ -1,14 +1,27 @@
 // positions-account: GET /fapi/v3/account (weight 5) each slot; publishes its positions to
 // `position` (in positionRisk field names: unrealizedProfit is also given as unRealizedProfit)
-// and its assets to `balance`. One of three independent position sources (lib/account.ts).
+// and its assets to `balance`. One of three independent position sources (lib/account.ts). The
+// first read of every invocation also reads exchangeInfo (weight 1) and publishes every symbol it
+// does not show open as flat.
 
-import { type AssetRow, type PositionRow, publishBalances, publishPositions } from '../lib/account.ts';
-import { type Deps, get, paced, type RunResult } from '../lib/common.ts';
+import {
+  type AssetRow,
+  type PositionMemory,
+  type PositionRow,
+  positionMemory,
+  publishBalances,
+  publishPositions,
+} from '../lib/account.ts';
+import { type Deps, get, listedSymbols, moduleState, paced, type RunResult } from '../lib/common.ts';
 import { type FunctionDef, fcHandler } from '../lib/handler.ts';
 
+const memory = new Map<string, PositionMemory>();
+
 export async function run(deps: Deps<unknown>, until: number): Promise<RunResult> {
-  const open = new Map<string, PositionRow>();
+  const mem = moduleState(memory, deps.config.source, positionMemory);
+  let first = true;
   return paced(deps, until, async (_slot, signal) => {
+    const symbols = first ? await listedSymbols(deps) : undefined;
     const readTime = Math.floor(deps.clock.now());
     const acc = await get<{
       assets: AssetRow[];
@@ -19,7 +32,8 @@ export async function run(deps: Deps<unknown>, until: number): Promise<RunResult
         ? { ...p, unRealizedProfit: p.unrealizedProfit }
         : p,
     );
-    await publishPositions(deps, positions, open, readTime, signal);
+    await publishPositions(deps, positions, mem, readTime, signal, symbols);
+    first = false;
     await publishBalances(deps, acc.assets, signal);
   });
 }

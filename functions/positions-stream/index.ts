@@ -2,11 +2,31 @@
 // alive, replaced on expiry; gaps reported). ACCOUNT_UPDATE positions and balances are
 // published at once with ts = the event's transaction time T. At the start and after every gap
 // (socket down, key replaced) a REST snapshot (positionRisk v3 + account v3 assets) fills what
-// may have been missed. Not a polling reader: it spends a few weight per invocation.
+// may have been missed; the first snapshot of every invocation also says flat every symbol of
+// exchangeInfo it does not show open (lib/account.ts). Not a polling reader: it spends a few
+// weight per invocation.
 
 import { UserStream } from '../../core/binance/user-stream.ts';
-import { type AssetRow, type PositionRow, publishBalances, publishPositions } from '../lib/account.ts';
-import { type Deps, deadline, get, type RunResult, result } from '../lib/common.ts';
+import {
+  type AssetRow,
+  type PositionMemory,
+  type PositionRow,
+  positionMemory,
+  publishBalances,
+  publishPositions,
+} from '../lib/account.ts';
+import {
+  atMost,
+  DeadlineError,
+  type Deps,
+  deadline,
+  get,
+  listedSymbols,
+  moduleState,
+  type RunResult,
+  result,
+  runUntil,
+} from '../lib/common.ts';
 import { type FunctionDef, fcHandler } from '../lib/handler.ts';
 
 interface AccountUpdate {
@@ -53,9 +73,14 @@ export function fromAccountUpdate(ev: AccountUpdate): { positions: PositionRow[]
   return { positions, assets };
 }
 
+const memory = new Map<string, PositionMemory>();
+
 export async function run(deps: Deps<unknown>, until: number): Promise<RunResult> {
+  runUntil(deps, until);
   const stop = deadline(deps, until);
-  const open = new Map<string, PositionRow>();
+  const mem = moduleState(memory, deps.config.source, positionMemory);
+  const { open } = mem;
+  let first = true;
   const stream = new UserStream({
     rest: deps.rest,
     wsBase: deps.config.wsBase,
@@ -67,14 +92,16 @@ export async function run(deps: Deps<unknown>, until: number): Promise<RunResult
   let chain = Promise.resolve();
   const serial = (f: () => Promise<void>) => {
     chain = chain.then(f).catch((err) => {
-      if (!stop.signal.aborted) deps.stats.error(err);
+      if (!stop.signal.aborted && !(err instanceof DeadlineError)) deps.stats.error(err);
     });
   };
   const snapshot = () =>
     serial(async () => {
+      const symbols = first ? await listedSymbols(deps) : undefined;
       const readTime = Math.floor(deps.clock.now());
       const rows = await get<PositionRow[]>(deps, '/fapi/v3/positionRisk');
-      await publishPositions(deps, rows, open, readTime, stop.signal);
+      await publishPositions(deps, rows, mem, readTime, stop.signal, symbols);
+      first = false;
       const acc = await get<{ assets: AssetRow[] }>(deps, '/fapi/v3/account');
       await publishBalances(deps, acc.assets, stop.signal);
     });
@@ -108,8 +135,11 @@ export async function run(deps: Deps<unknown>, until: number): Promise<RunResult
     await deps.clock.sleepUntil(until, stop.signal);
   } finally {
     stop.clear();
-    await stream.close();
-    await chain;
+    // Bounded: the reads under way end at the deadline (lib/common.ts get()).
+    await atMost(
+      stream.close().then(() => chain),
+      1000,
+    );
   }
   return result(deps);
 }
