@@ -80,6 +80,8 @@ export interface PlanInput {
   klineWindow?: number;
   /** FLEET_KLINE_WINDOW_EVERY_MS (default 60 000; 0: no windows). */
   klineWindowEveryMs?: number;
+  /** Reading time per minute (default 58 000: a 60 s trigger and a 2 s run margin). */
+  activeMsPerMin?: number;
 }
 
 /**
@@ -128,6 +130,8 @@ export interface TopicPlan {
 export interface Plan {
   weightLimit: number;
   budgetShare: number;
+  /** Reading time per minute (the rest is the run margin before the next trigger). */
+  activeMsPerMin: number;
   readers: ReaderPlan[];
   freshness: TopicPlan[];
 }
@@ -137,15 +141,28 @@ export function periodFor(
   fn: FunctionName,
   weightLimit: number = LIMITS.weightPerMinute,
   budgetShare = 0.96,
+  activeMsPerMin: number = DEFAULT_ACTIVE_MS_PER_MIN,
 ): number {
   const cw = cycleWeight(fn);
   if (cw === 0) return 60_000;
   const perMin = Math.floor(weightLimit * budgetShare) - RESERVED_WEIGHT_PER_MIN;
+  // A run reads during activeMsPerMin of each minute (the rest is the margin before the next
+  // trigger): the minute's budget is spread over the active part, so the address still uses it.
+  // Any rolling minute holds one active part and one gap, so it never holds more than perMin.
+  const active = Math.min(60_000, Math.max(10_000, activeMsPerMin));
   // A fractional number of reads per minute: the period is exact, so the weight per minute is
   // the budget itself (a whole number of reads lost up to one read's weight, 3.5 % for the
   // 80-weight open-orders cycle). Any rolling minute holds at most ceil(perMin / cw) reads,
   // which stays under perMin + cw, well inside the client throttler's own limit.
-  return (60_000 * cw) / Math.max(cw, perMin);
+  return (active * cw) / Math.max(cw, perMin);
+}
+
+/** Active reading time per minute under the default trigger (60 s) and run margin (2 s). */
+export const DEFAULT_ACTIVE_MS_PER_MIN = 58_000;
+
+/** Active reading time per minute of a run triggered every `triggerS` that stops `marginMs` early. */
+export function activeMsPerMin(triggerS: number, marginMs: number): number {
+  return 60_000 * Math.max(0, 1 - marginMs / (triggerS * 1000));
 }
 
 /** Offset of replica i of n within the period. */
@@ -160,7 +177,7 @@ export function plan(input: PlanInput): Plan {
   for (const fn of FUNCTION_NAMES) {
     const n = input.replicas[fn] ?? 0;
     if (n <= 0) continue;
-    const slotMs = periodFor(fn, weightLimit, share);
+    const slotMs = periodFor(fn, weightLimit, share, input.activeMsPerMin);
     let cw = cycleWeight(fn);
     if (fn === 'klines' || fn === 'klines-fast')
       cw = klineReadWeight(
@@ -171,7 +188,9 @@ export function plan(input: PlanInput): Plan {
       ).weight;
     // The average period: a costlier window read delays the next slot by its extra weight.
     const periodMs = cw === 0 ? slotMs : (slotMs * cw) / cycleWeight(fn);
-    const readsPerMin = cw === 0 ? 0 : 60_000 / periodMs;
+    // Reads happen during the active part of each minute only.
+    const active = Math.min(60_000, Math.max(10_000, input.activeMsPerMin ?? DEFAULT_ACTIVE_MS_PER_MIN));
+    const readsPerMin = cw === 0 ? 0 : active / periodMs;
     const offsets =
       fn === 'book' ? Array.from({ length: n }, (_, i) => slotOffset(periodMs, i, n)) : Array(n).fill(0);
     readers.push({
@@ -235,7 +254,8 @@ export function plan(input: PlanInput): Plan {
       plannedMs: round(oo.periodMs / oo.replicas),
       note: 'all symbols per read',
     });
-  return { weightLimit, budgetShare: share, readers, freshness };
+  const activeMs = Math.min(60_000, Math.max(10_000, input.activeMsPerMin ?? DEFAULT_ACTIVE_MS_PER_MIN));
+  return { weightLimit, budgetShare: share, activeMsPerMin: activeMs, readers, freshness };
 }
 
 function round(x: number, digits = 1): number {
@@ -246,7 +266,7 @@ function round(x: number, digits = 1): number {
 /** The plan as a table for the terminal. */
 export function formatPlan(p: Plan): string {
   const lines = [
-    `budget: ${Math.round(p.budgetShare * 100)} % of ${p.weightLimit} weight/min per egress address`,
+    `budget: ${Math.round(p.budgetShare * 100)} % of ${p.weightLimit} weight/min per egress address, spent in the ${round(p.activeMsPerMin / 1000)} s of each minute a run reads (periods below are within that time)`,
     '',
     'reader              replicas  weight/read  reads/min  period ms  weight/min  share  slots ms',
   ];

@@ -13,7 +13,7 @@ import { type BinanceRest, createClient } from '../../core/binance/rest.ts';
 import { endpointsFromEnv } from '../../core/binance/types.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
 import { AggregatorClient } from '../../core/protocol/client.ts';
-import { type FunctionName, periodFor, slotOffset } from '../plan.ts';
+import { activeMsPerMin, type FunctionName, periodFor, slotOffset } from '../plan.ts';
 import {
   atMost,
   type BaseConfig,
@@ -77,7 +77,14 @@ export function parseEnv(env: Env): FleetEnv {
 }
 
 export function baseConfig(name: FunctionName, e: FleetEnv): BaseConfig {
-  const periodMs = e.FLEET_PERIOD_MS ?? periodFor(name, e.FLEET_WEIGHT_LIMIT, e.FLEET_BUDGET_SHARE);
+  const periodMs =
+    e.FLEET_PERIOD_MS ??
+    periodFor(
+      name,
+      e.FLEET_WEIGHT_LIMIT,
+      e.FLEET_BUDGET_SHARE,
+      activeMsPerMin(e.FLEET_TRIGGER_PERIOD_S, e.FLEET_RUN_MARGIN_MS),
+    );
   return {
     fn: name,
     source: e.FLEET_SOURCE ?? `${name}@${e.FLEET_REPLICA}`,
