@@ -184,6 +184,9 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   private readonly log: Logger | undefined;
   private readonly opts: TrackerOptions;
   private readonly orders = new Map<string, TrackedOrder>();
+  /** Orders that were not final when last looked at (final ones are dropped lazily): the hot path
+   * (pre-trade risk on every intent) iterates these, never the whole day's orders. */
+  private readonly live = new Set<TrackedOrder>();
   private readonly done = new Map<
     string,
     { promise: Promise<TrackedOrder>; resolve: (o: TrackedOrder) => void }
@@ -229,8 +232,16 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   /** Orders of the symbol that are not final. */
   active(symbol: string): number {
     let n = 0;
-    for (const o of this.orders.values()) if (o.symbol === symbol && !FINAL.has(o.state)) n++;
+    for (const o of this.liveOrders()) if (o.symbol === symbol) n++;
     return n;
+  }
+
+  /** The orders that are not final (dropping the ones that became final since the last look). */
+  private *liveOrders(): Generator<TrackedOrder> {
+    for (const o of this.live) {
+      if (FINAL.has(o.state)) this.live.delete(o);
+      else yield o;
+    }
   }
 
   /**
@@ -240,8 +251,8 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   activeOpening(symbol: string): { count: number; qty: number } {
     let count = 0;
     let qty = 0;
-    for (const o of this.orders.values()) {
-      if (o.symbol !== symbol || o.reduceOnly || FINAL.has(o.state)) continue;
+    for (const o of this.liveOrders()) {
+      if (o.symbol !== symbol || o.reduceOnly) continue;
       count++;
       const rest = Number(o.quantity) - Number(o.executedQty);
       if (rest > 0) qty += rest;
@@ -252,7 +263,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
   /** Symbols with an opening order that is not final. */
   activeOpeningSymbols(): Set<string> {
     const out = new Set<string>();
-    for (const o of this.orders.values()) if (!o.reduceOnly && !FINAL.has(o.state)) out.add(o.symbol);
+    for (const o of this.liveOrders()) if (!o.reduceOnly) out.add(o.symbol);
     return out;
   }
 
@@ -344,6 +355,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     };
     if (meta.followUpOf !== undefined) o.followUpOf = meta.followUpOf;
     this.orders.set(id, o);
+    this.live.add(o);
     this.journal({ op: 'record', order: o });
     this.stats.submitted++;
     o.state = 'inflight';
@@ -451,6 +463,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     const wasExec = o.executedQty;
     Object.assign(o, patch);
     o.updatedAt = Date.now();
+    if (!FINAL.has(o.state)) this.live.add(o);
     // A maker that ends unfilled (cancelled by its timeout, or expired: a post-only refusal) goes
     // on as a taker: decided here, before its final state is published, so whoever follows the
     // maker learns the follow-up's id with it.
@@ -624,6 +637,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
       adopted: true,
     };
     this.orders.set(x.clientOrderId, o);
+    if (!FINAL.has(o.state)) this.live.add(o);
     this.journal({ op: 'adopt', order: o });
     this.stats.adopted++;
     return o;
@@ -721,6 +735,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
         // Whatever it was, the exchange says what it is now.
         o.state = 'unknown';
         unsettled.push(o);
+        this.live.add(o);
       }
     }
     this.stats.restored += loaded;

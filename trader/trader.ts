@@ -128,6 +128,8 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
       : opts.strategy;
   const now = opts.now ?? (opts.rest ? () => opts.rest!.now() : Date.now);
   const positions = new Map<string, PosRec>();
+  /** Symbols whose last position record is not flat (the universe's flats are not walked). */
+  const nonFlat = new Set<string>();
   const balances = new Map<string, BalanceView>();
   const exchangeOpen = new Map<string, number>();
   const bans = new Map<string, { active: boolean; until: number }>();
@@ -206,7 +208,7 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
       // Every position the account shows (any symbol, not only the book's), and every symbol
       // with an opening order under way.
       const out = tracker ? tracker.activeOpeningSymbols() : gateway!.activeOpeningSymbols();
-      for (const s of positions.keys()) if (view.position(s).amt !== 0) out.add(s);
+      for (const s of nonFlat) if (view.position(s).amt !== 0) out.add(s);
       for (const s of tracker ? tracker.pendingSymbols() : gateway!.pendingSymbols())
         if (view.position(s).amt !== 0) out.add(s);
       return out;
@@ -340,8 +342,11 @@ export async function startTrader(opts: TraderOptions): Promise<RunningTrader> {
           if (!r.key.endsWith(':BOTH')) continue;
           const prev = positions.get(d.symbol);
           if (prev && prev.ts > r.ts) continue;
+          const amt = Number(d.positionAmt);
+          if (amt !== 0) nonFlat.add(d.symbol);
+          else nonFlat.delete(d.symbol);
           positions.set(d.symbol, {
-            amt: Number(d.positionAmt),
+            amt,
             entryPrice: Number(d.entryPrice ?? 0),
             unrealizedPnl: Number(d.unRealizedProfit ?? 0),
             ts: r.ts,
