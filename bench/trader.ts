@@ -19,7 +19,7 @@
 //    of `fleet stack` together do; it is reported beside that planned freshness (functions/plan.ts
 //    with the stack's default replicas).
 //
-// Options: --seconds 3 (checks phase), --decisions 400, --jumps 20.
+// Options: --seconds 3 (checks phase), --decisions 150, --jumps 20.
 
 import diagnostics_channel from 'node:diagnostics_channel';
 import { connect, createServer, type Server } from 'node:net';
