@@ -232,6 +232,7 @@ export interface EngineApi {
   openOrders(apiKey: string, p: Params): unknown; // GET /fapi/v1/openOrders
   allOrders(apiKey: string, p: Params): unknown; // GET /fapi/v1/allOrders
   userTrades(apiKey: string, p: Params): unknown; // GET /fapi/v1/userTrades
+  forceOrders(apiKey: string, p: Params): unknown; // GET /fapi/v1/forceOrders
 
   // Algo (conditional) orders
   newAlgoOrder(apiKey: string, p: Params): unknown; // POST /fapi/v1/algoOrder

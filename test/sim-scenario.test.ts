@@ -303,3 +303,174 @@ describe('control API and faults over HTTP', () => {
     assert.equal((await call(sim.restUrl, 'PUT', '/fapi/v1/listenKey', {}, { account })).body.code, -1125);
   });
 });
+
+describe('liquidation scenario over HTTP and the user-data stream', () => {
+  let sim: RunningSim;
+  const long = { apiKey: 'l'.repeat(64), apiSecret: 'm'.repeat(64), balance: '1000' };
+  const short = { apiKey: 'n'.repeat(64), apiSecret: 'o'.repeat(64), balance: '1000' };
+
+  before(async () => {
+    sim = await startSim({
+      port: 0,
+      symbols: 5,
+      virtualClock: true,
+      startTime: START,
+      accounts: [long, short],
+    });
+  });
+  after(async () => {
+    await closeAgents();
+    await sim.close();
+  });
+
+  const signed = (
+    account: { apiKey: string; apiSecret: string },
+    method: string,
+    path: string,
+    params: Record<string, string> = {},
+  ) => call(sim.restUrl, method, path, params, { account, signed: true, timestamp: sim.clock.now() });
+
+  /** A private stream of the account, collecting every frame. */
+  async function stream(account: { apiKey: string; apiSecret: string }) {
+    const key = (await call(sim.restUrl, 'POST', '/fapi/v1/listenKey', {}, { account })).body.listenKey;
+    const ws = new WebSocket(`${sim.wsUrl}/private/ws?listenKey=${key}`);
+    const frames: any[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(d.toString())));
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    return { ws, frames };
+  }
+
+  /** Polls until pred holds on the frames, or fails at the deadline. */
+  async function until(frames: any[], pred: (f: any[]) => boolean, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!pred(frames)) {
+      if (Date.now() > deadline) assert.fail(`condition not met; frames: ${JSON.stringify(frames)}`);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  /** Opens a position of about 8000 USDT notional: [positionAmt, liquidation price, entry]. */
+  async function openPosition(account: typeof long, side: 'BUY' | 'SELL'): Promise<[string, number, number]> {
+    await control(sim.restUrl, 'POST', '/sim/price', { symbol: 'BTCUSDT', price: '60000' });
+    const r = await signed(account, 'POST', '/fapi/v1/order', {
+      symbol: 'BTCUSDT',
+      side,
+      type: 'MARKET',
+      quantity: '0.130',
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const pr = (await signed(account, 'GET', '/fapi/v3/positionRisk', { symbol: 'BTCUSDT' })).body;
+    assert.equal(pr.length, 1);
+    return [pr[0].positionAmt, Number(pr[0].liquidationPrice), Number(pr[0].entryPrice)];
+  }
+
+  const positions = async (account: typeof long) =>
+    (await signed(account, 'GET', '/fapi/v3/positionRisk', { symbol: 'BTCUSDT' })).body as any[];
+
+  test('a cross long: one tick short of its liquidation price untouched; through it, forced out', async () => {
+    const { ws, frames } = await stream(long);
+    try {
+      const [amt, lp, entry] = await openPosition(long, 'BUY');
+      assert.equal(amt, '0.130');
+      assert.ok(lp > 50000 && lp < 60000, `${lp}`);
+      await control(sim.restUrl, 'POST', '/sim/price', {
+        symbol: 'BTCUSDT',
+        price: (Math.ceil(lp * 10) / 10 + 0.1).toFixed(1),
+      });
+      assert.equal((await positions(long))[0]?.positionAmt, '0.130', 'just short of it: untouched');
+      assert.ok(!frames.some((f) => f.e === 'ORDER_TRADE_UPDATE' && f.o.o === 'LIQUIDATION'));
+      await until(frames, (f) => f.some((x) => x.e === 'MARGIN_CALL'));
+
+      await control(sim.restUrl, 'POST', '/sim/price', {
+        symbol: 'BTCUSDT',
+        price: String(Math.floor(lp - 500)),
+      });
+      await until(frames, (f) => f.some((x) => x.e === 'ACCOUNT_UPDATE' && x.a.P[0]?.pa === '0'));
+      const liq = frames
+        .filter((f) => f.e === 'ORDER_TRADE_UPDATE' && f.o.o === 'LIQUIDATION')
+        .map((f) => f.o);
+      assert.deepEqual(
+        liq.map((o) => [o.x, o.X, o.S, o.q]),
+        [
+          ['NEW', 'NEW', 'SELL', '0.13'],
+          ['CALCULATED', 'FILLED', 'SELL', '0.13'],
+        ],
+      );
+      assert.match(liq[0].c, /^autoclose-\d+$/);
+      const fill = Number(liq[1].L);
+      assert.ok(
+        fill <= lp && fill > lp - 0.11,
+        `filled at the liquidation price ${lp}, not the mark: ${fill}`,
+      );
+      const au = frames.filter((f) => f.e === 'ACCOUNT_UPDATE').at(-1);
+      assert.equal(au.a.m, 'ORDER');
+      assert.deepEqual(await positions(long), [], 'gone from positionRisk');
+      const acct = (await signed(long, 'GET', '/fapi/v3/account')).body;
+      assert.deepEqual(acct.positions, []);
+
+      const income = (await signed(long, 'GET', '/fapi/v1/income', { incomeType: 'REALIZED_PNL' })).body;
+      assert.equal(income.length, 1);
+      assert.equal(Number(income[0].income).toFixed(2), ((fill - entry) * 0.13).toFixed(2));
+
+      const before = (await call(sim.restUrl, 'GET', '/fapi/v1/time')).headers['x-mbx-used-weight-1m'];
+      const fo = await signed(long, 'GET', '/fapi/v1/forceOrders', { symbol: 'BTCUSDT' });
+      assert.equal(fo.status, 200);
+      assert.equal(Number(fo.headers['x-mbx-used-weight-1m']) - Number(before), 20, 'weight 20 with symbol');
+      assert.deepEqual(
+        fo.body.map((o: any) => [o.clientOrderId, o.orderId, o.status, o.side, o.executedQty]),
+        [[liq[0].c, liq[0].i, 'FILLED', 'SELL', '0.130']],
+      );
+    } finally {
+      ws.close();
+    }
+  });
+
+  test('an isolated short: liquidated when the mark rises through its price; the isolated margin is lost', async () => {
+    assert.equal(
+      (await signed(short, 'POST', '/fapi/v1/marginType', { symbol: 'BTCUSDT', marginType: 'ISOLATED' }))
+        .status,
+      200,
+    );
+    const { ws, frames } = await stream(short);
+    try {
+      const [amt, lp] = await openPosition(short, 'SELL');
+      assert.equal(amt, '-0.130');
+      assert.ok(lp > 60000, `${lp}`);
+      const wallet0 = Number((await signed(short, 'GET', '/fapi/v3/balance')).body[0].balance);
+      const iw = Number((await positions(short))[0].isolatedMargin);
+      await control(sim.restUrl, 'POST', '/sim/price', {
+        symbol: 'BTCUSDT',
+        price: (Math.floor(lp * 10) / 10 - 0.1).toFixed(1),
+      });
+      assert.equal((await positions(short))[0]?.positionAmt, '-0.130', 'just short of it: untouched');
+      await control(sim.restUrl, 'POST', '/sim/price', {
+        symbol: 'BTCUSDT',
+        price: String(Math.ceil(lp + 300)),
+      });
+      await until(frames, (f) => f.some((x) => x.e === 'ACCOUNT_UPDATE' && x.a.m === 'INSURANCE_CLEAR'));
+      const liq = frames
+        .filter((f) => f.e === 'ORDER_TRADE_UPDATE' && f.o.o === 'LIQUIDATION')
+        .map((f) => f.o);
+      assert.deepEqual(
+        liq.map((o) => [o.x, o.X, o.S]),
+        [
+          ['NEW', 'NEW', 'BUY'],
+          ['CALCULATED', 'FILLED', 'BUY'],
+        ],
+      );
+      assert.deepEqual(await positions(short), []);
+      const income = (await signed(short, 'GET', '/fapi/v1/income')).body as any[];
+      assert.deepEqual(
+        income.map((r) => r.incomeType).filter((t) => t !== 'COMMISSION'),
+        ['REALIZED_PNL', 'INSURANCE_CLEAR'],
+      );
+      const wallet1 = Number((await signed(short, 'GET', '/fapi/v3/balance')).body[0].balance);
+      assert.ok(
+        Math.abs(wallet0 - wallet1 - iw) < 1,
+        `lost the isolated margin ${iw}: ${wallet0} → ${wallet1}`,
+      );
+    } finally {
+      ws.close();
+    }
+  });
+});

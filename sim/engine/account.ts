@@ -4,6 +4,7 @@
 import { D, Decimal } from '../../core/decimal.ts';
 import type { AccountConfig, UserEvent } from '../contracts.ts';
 import { fix8, plain } from './format.ts';
+import type { ForceOrder } from './liquidation.ts';
 import { DEFAULT_LEVERAGE, maintMargin } from './rules.ts';
 import type { Ctx } from './state.ts';
 import type {
@@ -57,6 +58,16 @@ export class Account {
   readonly algoClientIds = new Map<string, AlgoOrder>();
   readonly openAlgos = new Map<number, AlgoOrder>();
   readonly stats: AccountStatsCounters = { orders: 0, cancelled: 0, rejected: 0, filled: 0 };
+  /** Forced (liquidation) orders, oldest first (GET /fapi/v1/forceOrders). */
+  readonly forceOrders: ForceOrder[] = [];
+  /** A MARGIN_CALL was sent and the margin ratio has not fallen below the threshold since. */
+  marginCalled = false;
+  /** Liquidation check cache: the ctx.marginEpoch it was computed in (-1: none). */
+  marginCheckEpoch = -1;
+  /** USDT the marks may still move the account's margins by before a check can find anything. */
+  marginSlack = 0;
+  /** Mark of each position when the slack was last computed or charged. */
+  readonly marginMarks = new Map<Position, number>();
 
   constructor(cfg: AccountConfig) {
     this.apiKey = cfg.apiKey;
@@ -82,6 +93,10 @@ export class Account {
     this.algoList.length = 0;
     this.algoClientIds.clear();
     this.openAlgos.clear();
+    this.forceOrders.length = 0;
+    this.marginCalled = false;
+    this.marginCheckEpoch = -1;
+    this.marginMarks.clear();
     this.stats.orders = 0;
     this.stats.cancelled = 0;
     this.stats.rejected = 0;

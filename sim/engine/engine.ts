@@ -16,6 +16,7 @@ import * as acctApi from './accountApi.ts';
 import * as algo from './algo.ts';
 import { pad } from './format.ts';
 import { income, settleFunding } from './income.ts';
+import { checkLiquidations, forceOrders } from './liquidation.ts';
 import { isOpen, matchTick } from './matching.ts';
 import * as orders from './orders.ts';
 import { Ctx } from './state.ts';
@@ -98,6 +99,7 @@ export function createEngine(opts: EngineOptions): Engine {
     marketJob('tick', () => {
       matchTick(ctx, tick);
       algo.checkTriggers(ctx, tick);
+      checkLiquidations(ctx, tick);
       const now = ctx.now();
       if (now - lastPrune >= PRUNE_EVERY_MS) {
         lastPrune = now;
@@ -106,14 +108,21 @@ export function createEngine(opts: EngineOptions): Engine {
     }),
   );
   const offFunding = opts.market.onFunding((time, rates) =>
-    marketJob('funding', () => settleFunding(ctx, time, rates)),
+    marketJob('funding', () => {
+      ctx.marginEpoch++;
+      settleFunding(ctx, time, rates);
+    }),
   );
 
   type Handler = (ctx: Ctx, apiKey: string, p: Params) => unknown;
   const h =
     (fn: Handler) =>
     (apiKey: string, p: Params): unknown =>
-      run(() => fn(ctx, apiKey, p));
+      run(() => {
+        // any request may change margins (orders, leverage, mode): liquidation checks start afresh
+        ctx.marginEpoch++;
+        return fn(ctx, apiKey, p);
+      });
 
   return {
     hasAccount: (apiKey) => ctx.accounts.has(apiKey),
@@ -154,6 +163,7 @@ export function createEngine(opts: EngineOptions): Engine {
     openOrders: h(orders.openOrders),
     allOrders: h(orders.allOrders),
     userTrades: h(orders.userTrades),
+    forceOrders: h(forceOrders),
 
     newAlgoOrder: h(algo.newAlgoOrder),
     cancelAlgoOrder: h(algo.cancelAlgoOrder),
@@ -191,6 +201,7 @@ export function createEngine(opts: EngineOptions): Engine {
         acct.reset();
       }
       ctx.events.clear();
+      ctx.marginEpoch++;
     },
     close(): void {
       offTick();

@@ -430,6 +430,7 @@ export function applyFill(ctx: Ctx, order: Order, qty: Decimal, price: Decimal, 
   const acct = order.acct;
   const now = ctx.now();
   const symbol = order.symbol;
+  ctx.marginEpoch++;
   const pos = acct.position(symbol, order.positionSide);
   const cfg = acct.cfg(symbol);
   const signed = order.side === 'BUY' ? qty : qty.neg();

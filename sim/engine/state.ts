@@ -32,6 +32,12 @@ export class Ctx {
   private readonly tradeIds = new Map<string, number>();
   private readonly tranIds = new Map<string, number>();
   private algoIdNext = 4_000_000_001;
+  private liquidationSeq = 0;
+  /**
+   * Bumped by everything that can change an account's margins other than a mark move (requests,
+   * fills, funding, liquidations): the liquidation check's cached slack is only valid within one.
+   */
+  marginEpoch = 0;
 
   constructor(opts: EngineOptions) {
     this.market = opts.market;
@@ -77,6 +83,11 @@ export class Ctx {
     const n = this.tradeIds.get(symbol) ?? 100_000_000 + (fnv32(`${symbol}#t`) % 400_000) * 1000;
     this.tradeIds.set(symbol, n + 1);
     return n;
+  }
+
+  /** Sequence of forced orders (the tail of their "autoclose-…" client ids). */
+  nextLiquidationSeq(): number {
+    return this.liquidationSeq++;
   }
 
   nextAlgoId(): number {

@@ -21,6 +21,7 @@ const SIGNED: Array<[string, string, EngineMethod]> = [
   ['GET', '/fapi/v1/openOrders', 'openOrders'],
   ['GET', '/fapi/v1/allOrders', 'allOrders'],
   ['GET', '/fapi/v1/userTrades', 'userTrades'],
+  ['GET', '/fapi/v1/forceOrders', 'forceOrders'],
   ['POST', '/fapi/v1/algoOrder', 'newAlgoOrder'],
   ['DELETE', '/fapi/v1/algoOrder', 'cancelAlgoOrder'],
   ['DELETE', '/fapi/v1/algoOpenOrders', 'cancelAllAlgoOpen'],
