@@ -9,6 +9,7 @@ import {
   type Params,
   type SimClock,
 } from '../contracts.ts';
+import { aggTradePayload } from '../ws/payloads.ts';
 import type { RouteTable } from './routes.ts';
 
 const INTERVALS = new Set<string>(KLINE_INTERVALS);
@@ -142,16 +143,11 @@ export function addMarketRoutes(
       );
       trades = startTime !== undefined ? trades.slice(0, limit) : trades.slice(-limit);
     } else trades = trades.slice(-limit);
-    return trades.map((t) => ({
-      a: t.id,
-      p: t.price,
-      q: t.qty,
-      nq: t.qty,
-      f: t.id,
-      l: t.id,
-      T: t.time,
-      m: t.isBuyerMaker,
-    }));
+    // The stream's aggTrade payload without its event fields (e, E, s): the same object as REST.
+    return trades.map((t) => {
+      const { e: _e, E: _E, s: _s, ...row } = aggTradePayload(t, 0);
+      return row;
+    });
   });
   pub('GET', '/fapi/v1/openInterest', (p) => {
     const symbol = requireSymbol(market, p);
