@@ -106,7 +106,17 @@ export async function run(deps: Deps<FastConfig>, until: number): Promise<RunRes
     deps.config.filter ??
     (filterModule ? await loadFilter(filterModule, deps.config) : volumeFilter(deps.config));
   const windows = moduleState(windowLogs, deps.config.source, (): WindowLog => new Map());
-  deps.agg.subscribe('volume').catch(() => undefined);
+  // The selection is made from the volume snapshot of this run (a warm instance's mirror may be a
+  // run old): wait for it, but never longer than 2 s; without it the first slots are skipped.
+  let bound: NodeJS.Timeout | undefined;
+  await Promise.race([
+    deps.agg.subscribe('volume').catch(() => undefined),
+    new Promise<void>((resolve) => {
+      bound = setTimeout(resolve, 2000);
+      bound.unref();
+    }),
+  ]);
+  clearTimeout(bound);
   deps.config.readWeight ??= readWeight();
   return paced(deps, until, async (_slot, signal) => {
     const selected = filter(deps.agg.records<Volume>('volume'));
