@@ -221,6 +221,11 @@ export const command: Command = {
     if (traderMode !== 'direct' && traderMode !== 'gateway')
       throw new UsageError('--trader-mode direct|gateway');
     const simOpts = stripUndefined(parseSimArgs(split.sim));
+    // The stack's own readers, gateway and trader sign with the first account's secret.
+    if (simOpts.accounts?.[0]?.ed25519PublicKey !== undefined)
+      throw new UsageError(
+        "fleet stack signs with the first account's HMAC secret: give an --api-key/--api-secret pair first",
+      );
     // Whatever has started is closed, in reverse order, however the run ends (a failed start
     // too), each step bounded by an overall deadline; then the process exits.
     const steps: Array<[string, () => Promise<unknown>]> = [];

@@ -206,6 +206,11 @@ export interface AccountConfig {
   apiSecret: string;
   /** Starting USDT wallet balance (decimal text). */
   balance: string;
+  /**
+   * An Ed25519 public key (PEM, SPKI): the account's requests are signed with the matching private
+   * key (base64 signature) and never with apiSecret (then a random value nobody knows).
+   */
+  ed25519PublicKey?: string;
 }
 
 /**

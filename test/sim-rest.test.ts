@@ -2,10 +2,12 @@
 // control endpoints and fault injection.
 
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { createHmac, sign as edSign, generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
+import { FuturesApi } from '../core/binance/endpoints.ts';
+import { createClient } from '../core/binance/rest.ts';
 import { type RunningSim, startSim } from '../sim/index.ts';
 import { call, closeAgents, control } from './helpers/rest.ts';
 
@@ -632,5 +634,187 @@ describe('simulator depth: takers walk the book', () => {
       await closeAgents();
       await sim.close();
     }
+  });
+});
+
+describe('simulator REST with Ed25519 API keys', () => {
+  const pair = () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    return {
+      publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      privateKey,
+    };
+  };
+  const ed = pair();
+  const other = pair();
+  const apiKey = `ed-${'e'.repeat(61)}`;
+  const hmacAccount = { apiKey: 'h'.repeat(64), apiSecret: 'i'.repeat(64) };
+  let sim: RunningSim;
+
+  before(async () => {
+    sim = await startSim({
+      port: 0,
+      symbols: 5,
+      accounts: [{ apiKey, ed25519PublicKey: ed.publicPem }, hmacAccount],
+    });
+  });
+  after(async () => {
+    await closeAgents();
+    await sim.close();
+  });
+
+  /** A raw signed request: Ed25519 over query + body, base64, URL-encoded. */
+  const sendEd = async (
+    method: 'GET' | 'POST',
+    path: string,
+    /** Raw query before timestamp ("" or "k=v&…&"). */
+    head: string,
+    key = ed.privateKey,
+    after = '',
+  ) => {
+    const query = `${head}timestamp=${Date.now()}`;
+    const sig = encodeURIComponent(edSign(null, Buffer.from(query), key).toString('base64'));
+    const res = await request(`${sim.restUrl}${path}?${query}&signature=${sig}${after}`, {
+      method,
+      headers: { 'x-mbx-apikey': apiKey },
+    });
+    return { status: res.statusCode, body: (await res.body.json()) as any };
+  };
+
+  test('our client with an Ed25519 key places an order and reads the account', async () => {
+    const rest = createClient({
+      env: 'simulator',
+      restUrl: sim.restUrl,
+      apiKey,
+      ed25519PrivateKey: ed.privatePem,
+    });
+    try {
+      const api = new FuturesApi(rest);
+      const price = Number(
+        (await call(sim.restUrl, 'GET', '/fapi/v1/ticker/price', { symbol: 'BTCUSDT' })).body.price,
+      );
+      const low = (Math.floor((price * 0.9) / 0.1) * 0.1).toFixed(1);
+      const placed = await api.newOrder({
+        symbol: 'BTCUSDT',
+        side: 'BUY',
+        type: 'LIMIT',
+        timeInForce: 'GTC',
+        price: low,
+        quantity: '0.002',
+      });
+      assert.equal(placed.status, 'NEW');
+      const open = await api.openOrders('BTCUSDT');
+      assert.deepEqual(
+        open.map((o) => o.orderId),
+        [placed.orderId],
+      );
+      const account = await api.accountV3();
+      assert.equal(account.assets.find((a) => a.asset === 'USDT')?.walletBalance, '10000.00000000');
+      // The order went in the simulator's book for this account (the body went in the form).
+      assert.equal(((await control(sim.restUrl, 'GET', '/sim/stats')).accounts[apiKey] as any).orders, 1);
+    } finally {
+      await rest.close();
+    }
+    const wrong = createClient({
+      env: 'simulator',
+      restUrl: sim.restUrl,
+      apiKey,
+      ed25519PrivateKey: other.privatePem,
+    });
+    try {
+      await assert.rejects(new FuturesApi(wrong).accountV3(), (err: any) => err.code === -1022);
+    } finally {
+      await wrong.close();
+    }
+  });
+
+  test('wrong key, HMAC on an Ed25519 account, trailing parameters → -1022; HMAC accounts unchanged', async () => {
+    const ok = await sendEd('GET', '/fapi/v2/balance', '');
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const otherKey = await sendEd('GET', '/fapi/v2/balance', '', other.privateKey);
+    assert.deepEqual([otherKey.status, otherKey.body.code], [400, -1022]);
+    const trailing = await sendEd('GET', '/fapi/v2/balance', '', ed.privateKey, '&recvWindow=60000');
+    assert.deepEqual([trailing.status, trailing.body.code], [400, -1022]);
+    const windowed = await sendEd('GET', '/fapi/v2/balance', 'recvWindow=10000&');
+    assert.equal(windowed.status, 200);
+    const dup = await sendEd('GET', '/fapi/v2/balance', 'recvWindow=5000&recvWindow=6000&');
+    assert.deepEqual([dup.status, dup.body.code], [400, -1101]);
+    const asHmac = await call(
+      sim.restUrl,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      {
+        account: { apiKey, apiSecret: sim.accounts[0].apiSecret },
+        signed: true,
+      },
+    );
+    assert.deepEqual([asHmac.status, asHmac.body.code], [400, -1022]);
+    const old = await (async () => {
+      const query = `timestamp=${Date.now() - 10_000}`;
+      const sig = encodeURIComponent(edSign(null, Buffer.from(query), ed.privateKey).toString('base64'));
+      const res = await request(`${sim.restUrl}/fapi/v2/balance?${query}&signature=${sig}`, {
+        headers: { 'x-mbx-apikey': apiKey },
+      });
+      return (await res.body.json()) as any;
+    })();
+    assert.equal(old.code, -1021);
+    const hmac = await call(
+      sim.restUrl,
+      'GET',
+      '/fapi/v2/balance',
+      {},
+      { account: hmacAccount, signed: true },
+    );
+    assert.equal(hmac.status, 200);
+  });
+
+  test('POST /sim/accounts takes an Ed25519 public key; a bad PEM is 400; startSim refuses bad shapes', async () => {
+    const third = pair();
+    const res = await request(`${sim.restUrl}/sim/accounts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        apiKey: 'added-ed25519-key',
+        ed25519PublicKey: third.publicPem,
+        balance: '500',
+      }),
+    });
+    assert.equal(res.statusCode, 200, await res.body.text());
+    const rest = createClient({
+      env: 'simulator',
+      restUrl: sim.restUrl,
+      apiKey: 'added-ed25519-key',
+      ed25519PrivateKey: third.privatePem,
+    });
+    try {
+      const bal = await new FuturesApi(rest).accountV3();
+      assert.equal(bal.assets.find((a) => a.asset === 'USDT')?.walletBalance, '500.00000000');
+    } finally {
+      await rest.close();
+    }
+    for (const body of [
+      { apiKey: 'added-ed25519-key', ed25519PublicKey: 'not a pem' },
+      { apiKey: 'added-ed25519-key', ed25519PublicKey: third.privatePem },
+      { apiKey: 'added-ed25519-key', ed25519PublicKey: third.publicPem, apiSecret: 'x'.repeat(16) },
+      { apiKey: 'added-ed25519-key' },
+    ]) {
+      const bad = await request(`${sim.restUrl}/sim/accounts`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      assert.equal(bad.statusCode, 400, JSON.stringify(body));
+      await bad.body.text();
+    }
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    await assert.rejects(startSim({ port: 0, accounts: [{ apiKey, ed25519PublicKey: rsa }] }), TypeError);
+    await assert.rejects(
+      startSim({ port: 0, accounts: [{ apiKey, ed25519PublicKey: ed.publicPem, apiSecret: 'x' } as any] }),
+      TypeError,
+    );
   });
 });

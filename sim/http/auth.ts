@@ -1,8 +1,8 @@
-// Binance's request authentication: API key header, HMAC-SHA256 signature over the raw bytes as
-// sent (query string before "&signature=" followed by the raw body, no separator), timestamp
-// within recvWindow.
+// Binance's request authentication: API key header, HMAC-SHA256 (hex) or Ed25519 (base64,
+// URL-encoded) signature over the raw bytes as sent (query string before "&signature=" followed by
+// the raw body, no separator), timestamp within recvWindow.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createPublicKey, type KeyObject, timingSafeEqual, verify } from 'node:crypto';
 import { ApiError, apiError } from '../contracts.ts';
 
 export type Security = 'NONE' | 'USER_STREAM' | 'MARKET_DATA' | 'SIGNED';
@@ -60,6 +60,30 @@ export function verifyHmac(secret: string, payload: string, signature: string): 
   return timingSafeEqual(expected, given);
 }
 
+/**
+ * An Ed25519 public key from PEM (SPKI, "-----BEGIN PUBLIC KEY-----"). Throws TypeError for
+ * anything else, a private key included (register the public half, as on Binance).
+ */
+export function parseEd25519PublicKey(pem: string): KeyObject {
+  if (/PRIVATE KEY/.test(pem)) throw new TypeError('expected an Ed25519 public key, got a private key');
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (err) {
+    throw new TypeError(`not a PEM public key: ${(err as Error).message}`);
+  }
+  if (key.asymmetricKeyType !== 'ed25519') {
+    throw new TypeError(`expected an Ed25519 public key, got ${key.asymmetricKeyType ?? key.type}`);
+  }
+  return key;
+}
+
+/** Verifies a base64 Ed25519 signature (64 bytes; already URL-decoded) over the payload. */
+export function verifyEd25519(key: KeyObject, payload: string, signature: string): boolean {
+  if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) return false;
+  return verify(null, Buffer.from(payload), key, Buffer.from(signature, 'base64'));
+}
+
 /** Binance's timing rule: timestamp < serverTime + 1000 && serverTime - timestamp <= recvWindow. */
 export function checkTimestamp(params: Record<string, string>, serverTime: number): void {
   const ts = params.timestamp;
@@ -95,7 +119,11 @@ export function authenticate(
     rawBody: string;
     params: Record<string, string>;
   },
-  accounts: { secretOf(apiKey: string): string | undefined },
+  accounts: {
+    secretOf(apiKey: string): string | undefined;
+    /** The account's Ed25519 public key, when it signs with Ed25519 instead of HMAC. */
+    ed25519KeyOf?(apiKey: string): KeyObject | undefined;
+  },
   serverTime: number,
 ): string | undefined {
   if (security === 'NONE') return undefined;
@@ -110,6 +138,10 @@ export function authenticate(
   checkTimestamp(req.params, serverTime);
   const sig = extractSignature(req.rawQuery, req.rawBody);
   if (!sig || sig.signature === '') throw apiError(-1102, 'signature');
-  if (!verifyHmac(secret, sig.payload, sig.signature)) throw apiError(-1022);
+  const edKey = accounts.ed25519KeyOf?.(key);
+  const valid = edKey
+    ? verifyEd25519(edKey, sig.payload, sig.signature)
+    : verifyHmac(secret, sig.payload, sig.signature);
+  if (!valid) throw apiError(-1022);
   return key;
 }

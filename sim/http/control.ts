@@ -2,11 +2,13 @@
 // virtual clock, accounts, reset. JSON in, JSON out. Served to loopback clients only unless the
 // simulator was started with control open.
 
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { Decimal } from '../../core/decimal.ts';
 import type { ExchangeClock } from '../clock.ts';
 import type { AccountStats, MarketControl } from '../contracts.ts';
+import { parseEd25519PublicKey } from './auth.ts';
 import { FaultSchema } from './faults.ts';
 import { isLoopback, normalizeIp, type SimHttp } from './server.ts';
 
@@ -60,11 +62,17 @@ const ClockBody = z
   .refine((b) => b.advanceMs !== undefined || b.skewMs !== undefined, {
     message: 'give advanceMs or skewMs',
   });
-const AccountBody = z.object({
-  apiKey: z.string().regex(/^[\x21-\x7e]{8,128}$/),
-  apiSecret: z.string().min(8).max(256),
-  balance: decimalText.default('10000'),
-});
+const AccountBody = z
+  .object({
+    apiKey: z.string().regex(/^[\x21-\x7e]{8,128}$/),
+    apiSecret: z.string().min(8).max(256).optional(),
+    /** Ed25519 public key, PEM (SPKI). */
+    ed25519PublicKey: z.string().max(4096).optional(),
+    balance: decimalText.default('10000'),
+  })
+  .refine((b) => (b.apiSecret === undefined) !== (b.ed25519PublicKey === undefined), {
+    message: 'give exactly one of apiSecret or ed25519PublicKey',
+  });
 
 class BadRequest extends Error {}
 
@@ -117,7 +125,8 @@ export function addControlRoutes(app: FastifyInstance, deps: ControlDeps): void 
         'GET|POST|DELETE /sim/faults':
           'list, add ({"kind":"error"|"unknown"|"latency"|"drop-ws"|"stale"|"skew",…}), clear',
         'POST /sim/clock': '{"advanceMs"} (virtual clock) or {"skewMs"}',
-        'POST /sim/accounts': '{"apiKey","apiSecret","balance"?}: add an account',
+        'POST /sim/accounts':
+          '{"apiKey","apiSecret"|"ed25519PublicKey" (PEM),"balance"?}: add an account (or replace its key)',
         'POST /sim/reset': 'accounts, limits, faults and listenKeys back to the start',
       },
       virtualClock: clock.isVirtual,
@@ -226,7 +235,24 @@ export function addControlRoutes(app: FastifyInstance, deps: ControlDeps): void 
     '/sim/accounts',
     wrap((req) => {
       const b = body(AccountBody, req);
-      engine.addAccount(b);
+      if (b.ed25519PublicKey !== undefined) {
+        let key: ReturnType<typeof parseEd25519PublicKey>;
+        try {
+          key = parseEd25519PublicKey(b.ed25519PublicKey);
+        } catch (err) {
+          throw new BadRequest(`ed25519PublicKey: ${(err as Error).message}`);
+        }
+        // The secret is never used to verify: the account signs with Ed25519 only.
+        engine.addAccount({
+          apiKey: b.apiKey,
+          apiSecret: randomBytes(32).toString('hex'),
+          balance: b.balance,
+        });
+        http.ed25519Keys.set(b.apiKey, key);
+      } else {
+        engine.addAccount({ apiKey: b.apiKey, apiSecret: b.apiSecret as string, balance: b.balance });
+        http.ed25519Keys.delete(b.apiKey);
+      }
       return { apiKey: b.apiKey, balance: b.balance };
     }),
   );

@@ -2,6 +2,7 @@
 // query wins), weights and order counts charged per request, authentication, fault injection,
 // gzip as Binance serves it, and the /sim/ control endpoints.
 
+import type { KeyObject } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { endpointWeight } from '../../core/binance/weights.ts';
@@ -39,6 +40,8 @@ export interface SimHttp {
   limiter: RateLimiter;
   orders: OrderLimiter;
   faults: FaultBook;
+  /** API key → Ed25519 public key of the accounts that sign with Ed25519 instead of HMAC. */
+  ed25519Keys: Map<string, KeyObject>;
 }
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
@@ -92,6 +95,11 @@ export function createHttp(deps: HttpDeps): SimHttp {
   const orders = new OrderLimiter(market.clock);
   const faults = new FaultBook();
   const serverClock = deps.serverClock ?? market.clock;
+  const ed25519Keys = new Map<string, KeyObject>();
+  const keys = {
+    secretOf: (apiKey: string) => engine.secretOf(apiKey),
+    ed25519KeyOf: (apiKey: string) => ed25519Keys.get(apiKey),
+  };
   addMarketRoutes(routes, market, serverClock);
   addAccountRoutes(routes, engine, listenKeys);
 
@@ -187,7 +195,7 @@ export function createHttp(deps: HttpDeps): SimHttp {
           rawBody,
           params,
         },
-        engine,
+        keys,
         serverClock.now(),
       );
       if (weight.orders10s > 0 && apiKey !== undefined) {
@@ -236,5 +244,5 @@ export function createHttp(deps: HttpDeps): SimHttp {
     url: '/futures/*',
     handler: handle,
   });
-  return { app, routes, limiter, orders, faults };
+  return { app, routes, limiter, orders, faults, ed25519Keys };
 }
