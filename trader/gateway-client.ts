@@ -11,6 +11,7 @@
 import { request } from 'undici';
 import type { Logger } from '../core/log.ts';
 import { intentId, type Quote } from './orders.ts';
+import { PendingFills } from './pending-fills.ts';
 import type { Intent } from './strategy.ts';
 import { isFinal, type OrderState, stale, type TrackedOrder } from './tracker.ts';
 
@@ -46,8 +47,7 @@ interface Sent {
 
 export class GatewayClient {
   private readonly sent = new Map<string, Sent>();
-  private readonly fills = new Map<string, Array<{ qty: number; time: number }>>();
-  private readonly positionTs = new Map<string, number>();
+  private readonly fills = new PendingFills();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private tick = 0;
@@ -170,31 +170,17 @@ export class GatewayClient {
   }
 
   pendingFills(symbol: string): number {
-    let q = 0;
-    for (const f of this.fills.get(symbol) ?? []) q += f.qty;
-    return q;
+    return this.fills.total(symbol);
   }
 
   /** Symbols with fills not yet in a position record. */
   pendingSymbols(): string[] {
-    const out: string[] = [];
-    for (const [s, list] of this.fills) if (list.length > 0) out.push(s);
-    return out;
+    return this.fills.symbols();
   }
 
-  /**
-   * A position record with exchange time `ts` arrived: fills up to ts are in it, and one learnt
-   * later with a time up to ts is not counted.
-   */
+  /** A position record with exchange time `ts` arrived: fills up to ts are in it. */
   positionSeen(symbol: string, ts: number): void {
-    if (ts > (this.positionTs.get(symbol) ?? Number.NEGATIVE_INFINITY)) this.positionTs.set(symbol, ts);
-    const list = this.fills.get(symbol);
-    if (!list) return;
-    if (list.some((f) => f.time <= ts))
-      this.fills.set(
-        symbol,
-        list.filter((f) => f.time > ts),
-      );
+    this.fills.positionSeen(symbol, ts);
   }
 
   counts(): Record<string, number> {
@@ -316,16 +302,7 @@ export class GatewayClient {
     if (exec !== s.executedQty) {
       const delta = exec - s.executedQty;
       s.executedQty = exec;
-      const time = o.exchangeTime ?? Date.now();
-      if (time > (this.positionTs.get(s.symbol) ?? Number.NEGATIVE_INFINITY)) {
-        let list = this.fills.get(s.symbol);
-        if (!list) {
-          list = [];
-          this.fills.set(s.symbol, list);
-        }
-        list.push({ qty: s.side === 'BUY' ? delta : -delta, time });
-        if (list.length > 64) list.splice(0, list.length - 64);
-      }
+      this.fills.add(s.symbol, s.side === 'BUY' ? delta : -delta, o.exchangeTime ?? Date.now());
     }
     if (isFinal(o.state) && o.followUpId && o.followUpId !== o.clientOrderId) {
       // The maker ended unfilled and the gateway sent its taker follow-up: follow that one.

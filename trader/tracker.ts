@@ -37,6 +37,7 @@ import type { Order } from '../core/binance/schemas.ts';
 import { Decimal } from '../core/decimal.ts';
 import type { Logger } from '../core/log.ts';
 import { clientIdPrefix, clientOrderId } from './orders.ts';
+import { PendingFills } from './pending-fills.ts';
 
 export type OrderState =
   | 'new'
@@ -152,11 +153,6 @@ export interface TrackerEvents {
   followUp: [maker: TrackedOrder, taker: TrackedOrder];
 }
 
-interface Fill {
-  qty: number;
-  time: number;
-}
-
 function stateOf(status: string): OrderState {
   switch (status) {
     case 'NEW':
@@ -191,9 +187,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     string,
     { promise: Promise<TrackedOrder>; resolve: (o: TrackedOrder) => void }
   >();
-  private readonly fills = new Map<string, Fill[]>();
-  /** Exchange time of the last position record per symbol (fills up to it are in it). */
-  private readonly positionTs = new Map<string, number>();
+  private readonly fills = new PendingFills();
   /** Maker orders whose timeout cancel is under way (their cancellation leads to the taker). */
   private readonly cancelling = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -269,9 +263,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
 
   /** Symbols with fills not yet in a position record. */
   pendingSymbols(): string[] {
-    const out: string[] = [];
-    for (const [s, list] of this.fills) if (list.length > 0) out.push(s);
-    return out;
+    return this.fills.symbols();
   }
 
   /**
@@ -279,11 +271,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
    * positionSeen). A trader adds it to the last position it got.
    */
   pendingFills(symbol: string): number {
-    const list = this.fills.get(symbol);
-    if (!list) return 0;
-    let q = 0;
-    for (const f of list) q += f.qty;
-    return q;
+    return this.fills.total(symbol);
   }
 
   /**
@@ -291,14 +279,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
    * learnt later with a time up to ts is not counted (it is in the record already).
    */
   positionSeen(symbol: string, ts: number): void {
-    if (ts > (this.positionTs.get(symbol) ?? Number.NEGATIVE_INFINITY)) this.positionTs.set(symbol, ts);
-    const list = this.fills.get(symbol);
-    if (!list) return;
-    if (list.some((f) => f.time <= ts))
-      this.fills.set(
-        symbol,
-        list.filter((f) => f.time > ts),
-      );
+    this.fills.positionSeen(symbol, ts);
   }
 
   /** Resolves when the order's outcome is known (any state but new, inflight, unknown). */
@@ -470,16 +451,7 @@ export class OrderTracker extends EventEmitter<TrackerEvents> {
     const followUp = FINAL.has(o.state) && !FINAL.has(wasState) ? this.decideFollowUp(o) : undefined;
     if (patch.executedQty !== undefined && patch.executedQty !== wasExec) {
       const delta = Number(patch.executedQty) - Number(wasExec);
-      const time = o.exchangeTime ?? Date.now();
-      if (delta !== 0 && time > (this.positionTs.get(o.symbol) ?? Number.NEGATIVE_INFINITY)) {
-        let list = this.fills.get(o.symbol);
-        if (!list) {
-          list = [];
-          this.fills.set(o.symbol, list);
-        }
-        list.push({ qty: o.side === 'BUY' ? delta : -delta, time });
-        if (list.length > 64) list.splice(0, list.length - 64);
-      }
+      this.fills.add(o.symbol, o.side === 'BUY' ? delta : -delta, o.exchangeTime ?? Date.now());
     }
     if (wasState !== o.state || patch.executedQty !== wasExec) {
       this.journal({
