@@ -20,7 +20,7 @@ import {
   totals,
 } from './account.ts';
 import { fix8, pad, padMin, plain } from './format.ts';
-import { finalize, isOpen } from './matching.ts';
+import { finalize, isOpen, realizedPnlIncome } from './matching.ts';
 import { enumParam, intParam, limitParam, opt } from './params.ts';
 import type { Ctx } from './state.ts';
 import { type Position, type PositionSide, type Side, type SymbolRules, WEEK_MS } from './types.ts';
@@ -177,16 +177,7 @@ function forceClose(ctx: Ctx, acct: Account, v: PosView, lp: Decimal): void {
     maker: false,
     time: now,
   });
-  acct.income.push({
-    symbol,
-    incomeType: 'REALIZED_PNL',
-    income: realized,
-    asset: 'USDT',
-    info: 'REALIZED_PNL',
-    time: now,
-    tranId: ctx.nextTranId('REALIZED_PNL'),
-    tradeId: String(tradeId),
-  });
+  realizedPnlIncome(ctx, acct, symbol, realized, tradeId, now);
   const fo: ForceOrder = {
     rules,
     symbol,

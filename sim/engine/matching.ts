@@ -493,18 +493,7 @@ export function applyFill(ctx: Ctx, order: Order, qty: Decimal, price: Decimal, 
     maker,
     time: now,
   });
-  if (!closeQty.isZero()) {
-    acct.income.push({
-      symbol,
-      incomeType: 'REALIZED_PNL',
-      income: realized,
-      asset: 'USDT',
-      info: 'REALIZED_PNL',
-      time: now,
-      tranId: ctx.nextTranId('REALIZED_PNL'),
-      tradeId: String(tradeId),
-    });
-  }
+  if (!closeQty.isZero()) realizedPnlIncome(ctx, acct, symbol, realized, tradeId, now);
   if (!commission.isZero()) {
     acct.income.push({
       symbol,
@@ -596,4 +585,25 @@ export function matchTick(ctx: Ctx, tick: MarketTick): void {
     if (!lo || !hi) continue;
     if (o.side === 'BUY' ? lo.lte(o.price) : hi.gte(o.price)) makerFill(ctx, o);
   }
+}
+
+/** The REALIZED_PNL income row of a trade that closed (part of) a position. */
+export function realizedPnlIncome(
+  ctx: Ctx,
+  acct: Account,
+  symbol: string,
+  realized: Decimal,
+  tradeId: number,
+  now: number,
+): void {
+  acct.income.push({
+    symbol,
+    incomeType: 'REALIZED_PNL',
+    income: realized,
+    asset: 'USDT',
+    info: 'REALIZED_PNL',
+    time: now,
+    tranId: ctx.nextTranId('REALIZED_PNL'),
+    tradeId: String(tradeId),
+  });
 }
